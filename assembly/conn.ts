@@ -1,0 +1,219 @@
+// Rules
+// - A connection is a slot in a table fixed at init. A handle is (generation << 16) | slot,
+//   always positive; closing a slot bumps its generation, so a stale handle can never reach
+//   the connection that reuses the slot.
+// - Each open connection owns `outCap` bytes of outbound space. Its pending bytes are
+//   [start, end) of that space; the host drains them (out_ptr/out_len/out_consume) and
+//   a frame is appended whole or not at all.
+// - Opening takes a free slot in O(1) (a free list); closing drops the pending bytes.
+// - Time is only what tick() said last; a connection with keep-alive due at or before that
+//   time gets a keep-alive comment at the next tick.
+import { connTable, outArena, outCap, maxConns } from "./memory";
+
+// Record layout.
+const GEN = 0; // u16
+const STATE = 2; // u8
+const OUT_START = 4; // u32
+const OUT_END = 8; // u32
+const NEXT_FREE = 12; // i32, -1 ends the free list
+const LAST_ID_LEN = 16; // i32, -1: no Last-Event-ID
+const SLOT = 20; // u32, the record's own index
+const EVENTS = 24; // f64 counters: exact to 2^53, and scalar for every host
+const BYTES_FRAMED = 32;
+const BYTES_DRAINED = 40;
+const RETRY = 48; // f64, -1: none sent
+const DEADLINE = 56; // f64 ms, Infinity: keep-alive off
+const LAST_ID = 64;
+
+/** The longest id (and Last-Event-ID) a connection remembers. */
+export const ID_MAX: u32 = 256;
+export const RECORD_BYTES: u32 = LAST_ID + ID_MAX;
+
+export const STATE_FREE: u8 = 0;
+export const STATE_OPEN: u8 = 1;
+
+let freeHead: i32 = -1;
+let openCount: i32 = 0;
+let keepAliveMs: f64 = 0;
+let now: f64 = 0;
+
+function rec(slot: i32): usize {
+  return connTable + <usize>slot * RECORD_BYTES;
+}
+
+/** Called once by init, after memory is carved. */
+export function setup(keepAlive: f64): void {
+  keepAliveMs = keepAlive;
+  for (let s = 0; s < maxConns; s++) {
+    const r = rec(s);
+    store<u16>(r + GEN, 1);
+    store<u32>(r + SLOT, s);
+    store<u8>(r + STATE, STATE_FREE);
+    store<i32>(r + NEXT_FREE, s + 1 < maxConns ? s + 1 : -1);
+  }
+  freeHead = maxConns > 0 ? 0 : -1;
+}
+
+/** The record of an open connection, or 0. */
+export function lookup(handle: i32): usize {
+  const slot = handle & 0xFFFF;
+  if (handle <= 0 || slot >= maxConns) return 0;
+  const r = rec(slot);
+  if (load<u8>(r + STATE) != STATE_OPEN || <i32>load<u16>(r + GEN) != handle >>> 16) return 0;
+  return r;
+}
+
+/** A handle for a fresh connection, or -1 if every slot is in use. */
+export function open(): i32 {
+  if (freeHead < 0) return -1;
+  const slot = freeHead;
+  const r = rec(slot);
+  freeHead = load<i32>(r + NEXT_FREE);
+  store<u8>(r + STATE, STATE_OPEN);
+  store<u32>(r + OUT_START, 0);
+  store<u32>(r + OUT_END, 0);
+  store<i32>(r + LAST_ID_LEN, -1);
+  store<f64>(r + EVENTS, 0);
+  store<f64>(r + BYTES_FRAMED, 0);
+  store<f64>(r + BYTES_DRAINED, 0);
+  store<f64>(r + RETRY, -1);
+  store<f64>(r + DEADLINE, keepAliveMs > 0 ? now + keepAliveMs : Infinity);
+  openCount++;
+  return (<i32>load<u16>(r + GEN) << 16) | slot;
+}
+
+export function close(r: usize): void {
+  const slot = load<i32>(r + SLOT);
+  const gen = load<u16>(r + GEN);
+  // Generations run 1..32767 so handles stay positive i32.
+  store<u16>(r + GEN, gen == 0x7FFF ? 1 : gen + 1);
+  store<u8>(r + STATE, STATE_FREE);
+  store<i32>(r + NEXT_FREE, freeHead);
+  freeHead = slot;
+  openCount--;
+}
+
+export function countOpen(): i32 {
+  return openCount;
+}
+
+// --- outbound bytes ---
+
+function outBase(r: usize): usize {
+  return outArena + <usize>load<u32>(r + SLOT) * outCap;
+}
+
+export function pendingPtr(r: usize): usize {
+  return outBase(r) + load<u32>(r + OUT_START);
+}
+
+export function pendingLen(r: usize): u32 {
+  return load<u32>(r + OUT_END) - load<u32>(r + OUT_START);
+}
+
+/** Moves pending bytes to the front so the whole free space is one run; returns its start. */
+export function freeStart(r: usize): usize {
+  const base = outBase(r);
+  const start = load<u32>(r + OUT_START);
+  if (start != 0) {
+    const len = load<u32>(r + OUT_END) - start;
+    memory.copy(base, base + start, len);
+    store<u32>(r + OUT_START, 0);
+    store<u32>(r + OUT_END, len);
+  }
+  return base + load<u32>(r + OUT_END);
+}
+
+export function freeEnd(r: usize): usize {
+  return outBase(r) + outCap;
+}
+
+/** Records a frame of n bytes written at freeStart(r). */
+export function commit(r: usize, n: u32, isEvent: bool): void {
+  store<u32>(r + OUT_END, load<u32>(r + OUT_END) + n);
+  store<f64>(r + BYTES_FRAMED, load<f64>(r + BYTES_FRAMED) + n);
+  if (isEvent) store<f64>(r + EVENTS, load<f64>(r + EVENTS) + 1);
+  // Any bytes keep the peer and proxies awake: the keep-alive restarts.
+  if (keepAliveMs > 0) store<f64>(r + DEADLINE, now + keepAliveMs);
+}
+
+export function consume(r: usize, n: u32): void {
+  const start = load<u32>(r + OUT_START) + n;
+  if (start == load<u32>(r + OUT_END)) {
+    store<u32>(r + OUT_START, 0);
+    store<u32>(r + OUT_END, 0);
+  } else {
+    store<u32>(r + OUT_START, start);
+  }
+  store<f64>(r + BYTES_DRAINED, load<f64>(r + BYTES_DRAINED) + n);
+}
+
+// --- remembered fields ---
+
+export function setLastId(r: usize, src: usize, n: u32): void {
+  memory.copy(r + LAST_ID, src, n);
+  store<i32>(r + LAST_ID_LEN, n);
+}
+
+export function lastIdPtr(r: usize): usize {
+  return r + LAST_ID;
+}
+
+export function lastIdLen(r: usize): i32 {
+  return load<i32>(r + LAST_ID_LEN);
+}
+
+export function setRetry(r: usize, ms: f64): void {
+  store<f64>(r + RETRY, ms);
+}
+
+// Statistics, by index (the ABI's conn_stat).
+export const STAT_EVENTS = 0;
+export const STAT_BYTES_FRAMED = 1;
+export const STAT_BYTES_DRAINED = 2;
+export const STAT_PENDING = 3;
+export const STAT_RETRY = 4;
+export const STAT_DEADLINE = 5;
+
+/** A statistic, or NaN for an unknown index. */
+export function stat(r: usize, which: i32): f64 {
+  switch (which) {
+    case STAT_EVENTS: return load<f64>(r + EVENTS);
+    case STAT_BYTES_FRAMED: return load<f64>(r + BYTES_FRAMED);
+    case STAT_BYTES_DRAINED: return load<f64>(r + BYTES_DRAINED);
+    case STAT_PENDING: return <f64>pendingLen(r);
+    case STAT_RETRY: return load<f64>(r + RETRY);
+    case STAT_DEADLINE: return load<f64>(r + DEADLINE);
+    default: return NaN;
+  }
+}
+
+// --- time ---
+
+export function keepAliveEnabled(): bool {
+  return keepAliveMs > 0;
+}
+
+export function setNow(t: f64): void {
+  now = t;
+}
+
+/** The slot's record if it is open and its keep-alive is due at `now`, else 0. */
+export function dueRecord(slot: i32): usize {
+  const r = rec(slot);
+  return load<u8>(r + STATE) == STATE_OPEN && load<f64>(r + DEADLINE) <= now ? r : 0;
+}
+
+export function handleOf(r: usize): i32 {
+  return (<i32>load<u16>(r + GEN) << 16) | load<i32>(r + SLOT);
+}
+
+/** The earliest keep-alive deadline of any open connection; Infinity if none. */
+export function earliestDeadline(): f64 {
+  let best = Infinity;
+  for (let s = 0; s < maxConns; s++) {
+    const r = rec(s);
+    if (load<u8>(r + STATE) == STATE_OPEN) best = Math.min(best, load<f64>(r + DEADLINE));
+  }
+  return best;
+}

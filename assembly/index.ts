@@ -1,0 +1,230 @@
+// The ABI: the only file that exports. Every export takes and returns i32 or f64; strings
+// and payloads travel as bytes in the staging region. README.md ("ABI") documents each call,
+// who owns which bytes until when, and the status codes of status.ts.
+import * as memory from "./memory";
+import * as conn from "./conn";
+import * as frame from "./frame";
+import * as out from "./out";
+import { writeJson } from "./json";
+import {
+  ERR_NOT_INIT, ERR_BAD_ARG, ERR_UNKNOWN_CONN, ERR_CAPACITY, ERR_ALREADY_INIT, ERR_NO_MEMORY,
+  ERR_EVENT_NAME, ERR_ID, ERR_RETRY, ERR_TOO_LARGE, ERR_NO_SPACE, ERR_BAD_TAPE, ERR_ID_TOO_LONG,
+} from "./status";
+
+/** Bumped whenever an export's meaning changes. */
+const ABI_VERSION = 1;
+
+// send() flags.
+const HAS_EVENT = 1;
+const HAS_ID = 2;
+const HAS_RETRY = 4;
+const DATA_JSON = 8; // data is a JSON value tape, not text
+const NO_DATA = 16; // a frame of fields only (retry, id): no data line, so nothing is dispatched
+const ALL_FLAGS = 31;
+
+/** The largest connection table and per-connection outbound space init accepts. */
+const MAX_CONNS = 65535;
+const MAX_REGION: i32 = 1 << 30;
+
+export function abi_version(): i32 {
+  return ABI_VERSION;
+}
+
+/**
+ * Carves all memory: `maxConns` connections with `outBytes` of outbound space each, and
+ * `stagingBytes` of staging. Keep-alive comments are due `keepAliveMs` after a connection's
+ * last bytes (0: never).
+ */
+export function init(maxConns: i32, outBytes: i32, stagingBytes: i32, keepAliveMs: f64): i32 {
+  if (memory.ready) return ERR_ALREADY_INIT;
+  if (maxConns < 1 || maxConns > MAX_CONNS || outBytes < 16 || outBytes > MAX_REGION ||
+      stagingBytes < <i32>conn.ID_MAX || stagingBytes > MAX_REGION ||
+      !(keepAliveMs >= 0 && keepAliveMs < Infinity)) {
+    return ERR_BAD_ARG;
+  }
+  if (!memory.carve(maxConns, conn.RECORD_BYTES, outBytes, stagingBytes)) return ERR_NO_MEMORY;
+  conn.setup(keepAliveMs);
+  return 0;
+}
+
+export function staging_ptr(): i32 {
+  return memory.ready ? <i32>memory.staging : ERR_NOT_INIT;
+}
+
+export function staging_cap(): i32 {
+  return memory.ready ? <i32>memory.stagingCap : ERR_NOT_INIT;
+}
+
+/** Opens a connection; its Last-Event-ID is staging[0, lastIdLen), or none if lastIdLen is -1. */
+export function conn_open(lastIdLen: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (lastIdLen < -1 || lastIdLen > <i32>memory.stagingCap) return ERR_BAD_ARG;
+  if (lastIdLen >= 0) {
+    if (!frame.validId(memory.staging, lastIdLen)) return ERR_ID;
+    if (<u32>lastIdLen > conn.ID_MAX) return ERR_ID_TOO_LONG;
+  }
+  const handle = conn.open();
+  if (handle < 0) return ERR_CAPACITY;
+  if (lastIdLen >= 0) conn.setLastId(conn.lookup(handle), memory.staging, lastIdLen);
+  return handle;
+}
+
+/** Frees the connection and drops its pending bytes. */
+export function conn_close(handle: i32): i32 {
+  const r = record(handle);
+  if (r <= 0) return <i32>r;
+  conn.close(<usize>r);
+  return 0;
+}
+
+/** 1 while open; an error code otherwise. */
+export function conn_state(handle: i32): i32 {
+  const r = record(handle);
+  return r <= 0 ? <i32>r : 1;
+}
+
+/** A counter (0 events, 1 bytes framed, 2 bytes drained, 3 pending, 4 retry, 5 keep-alive deadline). */
+export function conn_stat(handle: i32, which: i32): f64 {
+  const r = record(handle);
+  return r <= 0 ? <f64>r : conn.stat(<usize>r, which);
+}
+
+/** The connection's Last-Event-ID: its length (-1: none); its bytes are at last_id_ptr. */
+export function last_id_len(handle: i32): i32 {
+  const r = record(handle);
+  return r <= 0 ? <i32>r : conn.lastIdLen(<usize>r);
+}
+
+export function last_id_ptr(handle: i32): i32 {
+  const r = record(handle);
+  return r <= 0 ? <i32>r : <i32>conn.lastIdPtr(<usize>r);
+}
+
+export function open_count(): i32 {
+  return memory.ready ? conn.countOpen() : ERR_NOT_INIT;
+}
+
+/**
+ * Frames one event from staging: the event name, the id and the data, back to back,
+ * `eventLen`, `idLen` and `dataLen` bytes long (a length is ignored unless its flag is
+ * set). Returns the bytes framed; on any error nothing is written.
+ */
+export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen: i32, retry: f64): i32 {
+  const r = record(handle);
+  if (r <= 0) return <i32>r;
+  if (flags & ~ALL_FLAGS) return ERR_BAD_ARG;
+  const ev = flags & HAS_EVENT ? eventLen : 0;
+  const id = flags & HAS_ID ? idLen : 0;
+  const data = flags & NO_DATA ? 0 : dataLen;
+  const cap = <i32>memory.stagingCap;
+  if (ev < 0 || id < 0 || data < 0 || ev > cap || id > cap - ev || data > cap - ev - id) return ERR_BAD_ARG;
+  const evPtr = memory.staging;
+  const idPtr = evPtr + ev;
+  const dataPtr = idPtr + id;
+  if (flags & HAS_EVENT && !frame.validEventName(evPtr, ev)) return ERR_EVENT_NAME;
+  if (flags & HAS_ID) {
+    if (!frame.validId(idPtr, id)) return ERR_ID;
+    if (<u32>id > conn.ID_MAX) return ERR_ID_TOO_LONG;
+  }
+  if (flags & HAS_RETRY && !frame.validRetry(retry)) return ERR_RETRY;
+
+  const rec = <usize>r;
+  out.begin(conn.freeStart(rec), conn.freeEnd(rec));
+  if (flags & HAS_EVENT) frame.eventField(evPtr, ev);
+  if (flags & HAS_ID) frame.idField(idPtr, id);
+  if (flags & HAS_RETRY) frame.retryField(retry);
+  if (flags & NO_DATA) {
+    // fields only
+  } else if (flags & DATA_JSON) {
+    frame.dataOpen();
+    if (!writeJson(dataPtr, dataPtr + data)) return ERR_BAD_TAPE;
+    frame.lineEnd();
+  } else {
+    frame.dataLines(dataPtr, data);
+  }
+  frame.lineEnd();
+  const status = finish(rec);
+  if (status < 0) return status;
+  if (flags & HAS_ID) conn.setLastId(rec, idPtr, id);
+  if (flags & HAS_RETRY) conn.setRetry(rec, retry);
+  return status;
+}
+
+/** Frames a comment from staging[0, len): every line becomes `: line`. */
+export function comment(handle: i32, len: i32): i32 {
+  const r = record(handle);
+  if (r <= 0) return <i32>r;
+  if (len < 0 || len > <i32>memory.stagingCap) return ERR_BAD_ARG;
+  out.begin(conn.freeStart(<usize>r), conn.freeEnd(<usize>r));
+  frame.commentLines(memory.staging, len);
+  return finish(<usize>r, false);
+}
+
+/** Where the connection's pending bytes start; valid until the next call into the core. */
+export function out_ptr(handle: i32): i32 {
+  const r = record(handle);
+  return r <= 0 ? <i32>r : <i32>conn.pendingPtr(<usize>r);
+}
+
+export function out_len(handle: i32): i32 {
+  const r = record(handle);
+  return r <= 0 ? <i32>r : <i32>conn.pendingLen(<usize>r);
+}
+
+/** Marks the first n pending bytes as written to the peer. */
+export function out_consume(handle: i32, n: i32): i32 {
+  const r = record(handle);
+  if (r <= 0) return <i32>r;
+  if (n < 0 || <u32>n > conn.pendingLen(<usize>r)) return ERR_BAD_ARG;
+  conn.consume(<usize>r, n);
+  return 0;
+}
+
+/**
+ * Tells the core the time. Every open connection whose keep-alive is due gets a keep-alive
+ * comment (unless its outbound space is full: a peer that is not reading needs no more);
+ * their handles are listed at due_ptr. Returns how many.
+ */
+export function tick(nowMs: f64): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (!(nowMs >= 0 && nowMs < Infinity)) return ERR_BAD_ARG;
+  conn.setNow(nowMs);
+  if (!conn.keepAliveEnabled()) return 0;
+  let due = 0;
+  for (let s = 0; s < memory.maxConns; s++) {
+    const r = conn.dueRecord(s);
+    if (r == 0) continue;
+    out.begin(conn.freeStart(r), conn.freeEnd(r));
+    frame.keepAlive();
+    if (out.fits()) conn.commit(r, out.needed(), false);
+    else conn.commit(r, 0, false);
+    store<i32>(memory.dueList + (<usize>due << 2), conn.handleOf(r));
+    due++;
+  }
+  return due;
+}
+
+export function due_ptr(): i32 {
+  return memory.ready ? <i32>memory.dueList : ERR_NOT_INIT;
+}
+
+/** The earliest time tick() has work to do (Infinity: none). */
+export function next_deadline(): f64 {
+  return memory.ready ? conn.earliestDeadline() : ERR_NOT_INIT;
+}
+
+/** The open connection's record, or an error code (negative). */
+function record(handle: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  const r = conn.lookup(handle);
+  // memory.carve keeps every address below 2^31, so a record is a positive i32.
+  return r == 0 ? ERR_UNKNOWN_CONN : <i32>r;
+}
+
+/** Commits what out.ts holds, or says why it cannot. */
+function finish(r: usize, isEvent: bool = true): i32 {
+  const n = out.needed();
+  if (!out.fits()) return n > memory.outCap ? ERR_TOO_LARGE : ERR_NO_SPACE;
+  conn.commit(r, n, isEvent);
+  return <i32>n;
+}

@@ -1,0 +1,188 @@
+// JSON text from a value tape, byte-identical to JSON.stringify (ECMA-262 SerializeJSONValue).
+//
+// The tape is what the bindings write into staging: one tag byte per item, little-endian.
+//   0x00 null   0x01 false   0x02 true   0x03 number: f64
+//   0x04 string: u32 byte count, UTF-8 (well-formed)
+//   0x05 string: u32 code-unit count, UTF-16 (may hold lone surrogates)
+//   0x06 [   0x07 ]   0x08 {   0x09 }
+//   0x0A key: as 0x04   0x0B key: as 0x05       (only directly inside an object)
+// The bindings resolve what JSON.stringify decides in JS (toJSON, skipped undefined and
+// functions, null in arrays, cycles, BigInt); the core checks the tape's shape, so a bad
+// tape is refused, never turned into bad JSON.
+import * as out from "./out";
+import { writeNumber } from "./number";
+import { depthStack, scratch, MAX_DEPTH } from "./memory";
+
+export const TAG_NULL: u32 = 0x00;
+export const TAG_FALSE: u32 = 0x01;
+export const TAG_TRUE: u32 = 0x02;
+export const TAG_NUMBER: u32 = 0x03;
+export const TAG_STR8: u32 = 0x04;
+export const TAG_STR16: u32 = 0x05;
+export const TAG_ARRAY: u32 = 0x06;
+export const TAG_ARRAY_END: u32 = 0x07;
+export const TAG_OBJECT: u32 = 0x08;
+export const TAG_OBJECT_END: u32 = 0x09;
+export const TAG_KEY8: u32 = 0x0A;
+export const TAG_KEY16: u32 = 0x0B;
+
+const NULL_TEXT = memory.data<u8>([0x6E, 0x75, 0x6C, 0x6C]);
+const TRUE_TEXT = memory.data<u8>([0x74, 0x72, 0x75, 0x65]);
+const FALSE_TEXT = memory.data<u8>([0x66, 0x61, 0x6C, 0x73, 0x65]);
+const HEX = memory.data<u8>([0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
+/** QuoteJSONString's short escapes by code unit below 0x5D (0 = none): \b \t \n \f \r \" \\. */
+const SHORT_ESCAPE = memory.data<u8>([
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x62, 0x74, 0x6E, 0x00, 0x66, 0x72, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x22, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5C,
+]);
+
+const IN_ARRAY: u8 = 1;
+const IN_OBJECT: u8 = 2;
+
+/** Writes the JSON text of the tape [p, end); false if the tape is malformed. */
+export function writeJson(p: usize, end: usize): bool {
+  let depth = 0;
+  let first = true; // no value yet in the innermost container
+  let wantValue = false; // a key was just written; its value must follow
+  let done = false; // the top-level value is complete
+  while (p < end) {
+    if (done) return false;
+    const tag = <u32>load<u8>(p++);
+    const container = depth > 0 ? load<u8>(depthStack + depth - 1) : 0;
+    if (tag == TAG_ARRAY_END || tag == TAG_OBJECT_END) {
+      if (wantValue || container != (tag == TAG_ARRAY_END ? IN_ARRAY : IN_OBJECT)) return false;
+      out.byte(tag == TAG_ARRAY_END ? 0x5D : 0x7D);
+      depth--;
+      first = false;
+      done = depth == 0;
+      continue;
+    }
+    const isKey = tag == TAG_KEY8 || tag == TAG_KEY16;
+    // Inside an object, keys and values alternate; keys appear nowhere else.
+    if (container == IN_OBJECT && !wantValue) {
+      if (!isKey) return false;
+    } else if (isKey) {
+      return false;
+    }
+    if (!first && !wantValue) out.byte(0x2C);
+    first = false;
+    wantValue = false;
+    if (isKey) {
+      p = string(p, end, tag == TAG_KEY16);
+      if (p == 0) return false;
+      out.byte(0x3A);
+      wantValue = true;
+      continue;
+    }
+    if (tag == TAG_ARRAY || tag == TAG_OBJECT) {
+      if (depth == MAX_DEPTH) return false;
+      store<u8>(depthStack + depth, tag == TAG_ARRAY ? IN_ARRAY : IN_OBJECT);
+      depth++;
+      first = true;
+      out.byte(tag == TAG_ARRAY ? 0x5B : 0x7B);
+      continue;
+    }
+    if (tag == TAG_NULL) {
+      out.bytes(NULL_TEXT, 4);
+    } else if (tag == TAG_FALSE) {
+      out.bytes(FALSE_TEXT, 5);
+    } else if (tag == TAG_TRUE) {
+      out.bytes(TRUE_TEXT, 4);
+    } else if (tag == TAG_NUMBER) {
+      if (end - p < 8) return false;
+      number(load<f64>(p));
+      p += 8;
+    } else if (tag == TAG_STR8 || tag == TAG_STR16) {
+      p = string(p, end, tag == TAG_STR16);
+      if (p == 0) return false;
+    } else {
+      return false;
+    }
+    done = depth == 0;
+  }
+  return done;
+}
+
+/** SerializeJSONValue for a Number: finite → Number::toString, otherwise "null". */
+function number(x: f64): void {
+  if (!isFinite(x)) {
+    out.bytes(NULL_TEXT, 4);
+  } else if (out.room() >= 25) {
+    out.advance(writeNumber(out.cursor(), x));
+  } else {
+    out.bytes(scratch, writeNumber(scratch, x));
+  }
+}
+
+/** A quoted string from the tape at p (after the tag); the position after it, or 0 if truncated. */
+function string(p: usize, end: usize, utf16: bool): usize {
+  if (end - p < 4) return 0;
+  const count = <usize>load<u32>(p);
+  p += 4;
+  const size = utf16 ? count << 1 : count;
+  if (count > end - p || size > end - p) return 0;
+  out.byte(0x22);
+  if (utf16) utf16Body(p, p + size);
+  else utf8Body(p, p + size);
+  out.byte(0x22);
+  return p + size;
+}
+
+/** UTF-8 text: only ASCII controls, '"' and '\' change; runs between them are copied whole. */
+function utf8Body(p: usize, end: usize): void {
+  let run = p;
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c < 0x20 || c == 0x22 || c == 0x5C) {
+      out.bytes(run, p - run);
+      escape(c);
+      run = p + 1;
+    }
+    p++;
+  }
+  out.bytes(run, p - run);
+}
+
+/** UTF-16 text, encoded to UTF-8; a lone surrogate becomes \uXXXX (well-formed JSON.stringify). */
+function utf16Body(p: usize, end: usize): void {
+  while (p < end) {
+    const c = <u32>load<u16>(p);
+    p += 2;
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x22 || c == 0x5C) escape(c);
+      else out.byte(c);
+    } else if (c < 0x800) {
+      out.pair(0xC0 | (c >> 6), 0x80 | (c & 0x3F));
+    } else if (c < 0xD800 || c > 0xDFFF) {
+      out.byte(0xE0 | (c >> 12));
+      out.pair(0x80 | ((c >> 6) & 0x3F), 0x80 | (c & 0x3F));
+    } else {
+      const next = p < end ? <u32>load<u16>(p) : 0;
+      if (c <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF) {
+        const cp = 0x10000 + ((c - 0xD800) << 10) + (next - 0xDC00);
+        p += 2;
+        out.pair(0xF0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3F));
+        out.pair(0x80 | ((cp >> 6) & 0x3F), 0x80 | (cp & 0x3F));
+      } else {
+        unicodeEscape(c);
+      }
+    }
+  }
+}
+
+function escape(c: u32): void {
+  const short = <u32>load<u8>(SHORT_ESCAPE + c);
+  if (short != 0) out.pair(0x5C, short);
+  else unicodeEscape(c);
+}
+
+/** \u followed by four lowercase hex digits, as JSON.stringify writes them. */
+function unicodeEscape(c: u32): void {
+  out.pair(0x5C, 0x75);
+  out.pair(load<u8>(HEX + (c >> 12)), load<u8>(HEX + ((c >> 8) & 0xF)));
+  out.pair(load<u8>(HEX + ((c >> 4) & 0xF)), load<u8>(HEX + (c & 0xF)));
+}

@@ -1,0 +1,61 @@
+// Rules
+// - All memory is carved once, by init, from the end of static data upward; nothing is
+//   allocated afterwards, so linear memory is a function of configuration, never of traffic.
+// - Regions never overlap. Staging belongs to the host between calls: the host writes a
+//   payload there and the next call reads it. Nothing the core writes lands in staging.
+// - Every other region belongs to the core; the host only reads the outbound bytes that
+//   out_ptr/out_len name, and only until its next call into the core.
+
+/** The deepest JSON nesting the tape reader accepts (one byte of stack per level). */
+export const MAX_DEPTH: i32 = 256;
+/** Scratch for one formatted number. */
+const SCRATCH_BYTES: usize = 32;
+
+export let connTable: usize = 0;
+export let outArena: usize = 0;
+export let staging: usize = 0;
+export let dueList: usize = 0;
+export let depthStack: usize = 0;
+export let scratch: usize = 0;
+
+export let maxConns: i32 = 0;
+export let outCap: u32 = 0;
+export let stagingCap: u32 = 0;
+export let ready = false;
+
+function align16(p: u64): u64 {
+  return (p + 15) & ~(<u64>15);
+}
+
+/**
+ * Carves every region for `conns` connection records of `recordBytes` each;
+ * false if the configuration does not fit the memory the module may have.
+ */
+export function carve(conns: i32, recordBytes: u32, outBytes: u32, stagingBytes: u32): bool {
+  // Callers bound each size below 2^31, so these u64 sums cannot wrap.
+  const table = align16(<u64>__heap_base);
+  const out = align16(table + <u64>conns * recordBytes);
+  const stage = align16(out + <u64>conns * outBytes);
+  const due = align16(stage + stagingBytes);
+  const stack = due + <u64>conns * 4;
+  const scr = stack + <u64>MAX_DEPTH;
+  const end = scr + SCRATCH_BYTES;
+  // Addresses stay below 2^31 so every pointer the ABI returns is a positive i32.
+  if (end > 0x7FFF_0000) return false;
+  const have = <u64>memory.size() << 16;
+  if (end > have) {
+    const pages = <i32>((end - have + 0xFFFF) >> 16);
+    if (memory.grow(pages) < 0) return false;
+  }
+  connTable = <usize>table;
+  outArena = <usize>out;
+  staging = <usize>stage;
+  dueList = <usize>due;
+  depthStack = <usize>stack;
+  scratch = <usize>scr;
+  maxConns = conns;
+  outCap = outBytes;
+  stagingCap = stagingBytes;
+  ready = true;
+  return true;
+}

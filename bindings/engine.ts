@@ -1,0 +1,224 @@
+// A typed, runtime-agnostic engine over the ABI: instantiate from bytes or a compiled module,
+// open and close connections, frame events, drain bytes. One call into the core per event.
+import * as abi from "./abi.js";
+import { errorFor, JsonValueError, Status } from "./errors.js";
+import { TapeWriter } from "./tape.js";
+
+export interface EngineOptions {
+  /** Connection slots (default 1024). */
+  maxConnections?: number;
+  /** Outbound space per connection, which also bounds one event's frame (default 64 KiB). */
+  outBytes?: number;
+  /** Staging space for one event's payload (default 4 × outBytes + 4 KiB: a JSON tape can outgrow its text). */
+  stagingBytes?: number;
+  /** Keep-alive comment after this many ms without bytes on a connection (default 0: off). */
+  keepAliveMs?: number;
+}
+
+export interface SendOptions {
+  /** The event type; "message" if absent. */
+  event?: string;
+  /** The event id; "" sends an empty id, which resets the client's Last-Event-ID. */
+  id?: string;
+  /** The client's reconnection time in ms: a non-negative integer. */
+  retry?: number;
+}
+
+export interface ConnectionStats {
+  events: number;
+  bytesFramed: number;
+  bytesDrained: number;
+  pending: number;
+  /** The last retry sent, or -1. */
+  retry: number;
+}
+
+/** A connection handle, as the core gives it. */
+export type Conn = number;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class Engine {
+  readonly exports: abi.SseExports;
+  readonly maxConnections: number;
+  readonly outBytes: number;
+  private readonly u8: Uint8Array;
+  private readonly staging: number;
+  private readonly stagingEnd: number;
+  private readonly tape: TapeWriter;
+
+  /** Instantiates the module (bytes or compiled) and initialises it. */
+  static async load(source: BufferSource | WebAssembly.Module, options: EngineOptions = {}): Promise<Engine> {
+    const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
+    return new Engine(await WebAssembly.instantiate(module, {}), options);
+  }
+
+  /** Wraps an instance of the module and initialises it. */
+  constructor(instance: WebAssembly.Instance, options: EngineOptions = {}) {
+    const x = instance.exports as unknown as abi.SseExports;
+    if (x.abi_version() !== abi.ABI_VERSION) {
+      throw new Error(`sse.wasm speaks ABI ${x.abi_version()}, these bindings ${abi.ABI_VERSION}`);
+    }
+    this.maxConnections = options.maxConnections ?? 1024;
+    this.outBytes = options.outBytes ?? 64 * 1024;
+    const stagingBytes = options.stagingBytes ?? 4 * this.outBytes + 4096;
+    check(x.init(this.maxConnections, this.outBytes, stagingBytes, options.keepAliveMs ?? 0), "init");
+    this.exports = x;
+    // init is the only call that grows memory, so views taken now stay valid.
+    this.u8 = new Uint8Array(x.memory.buffer);
+    this.staging = x.staging_ptr();
+    this.stagingEnd = this.staging + x.staging_cap();
+    this.tape = new TapeWriter(x.memory.buffer);
+  }
+
+  /** Opens a connection; `lastEventId` is what the client sent in Last-Event-ID. */
+  open(lastEventId?: string): Conn {
+    const len = lastEventId === undefined ? -1 : this.stageText(lastEventId, this.staging);
+    return check(this.exports.conn_open(len), "open");
+  }
+
+  close(conn: Conn): void {
+    check(this.exports.conn_close(conn), "close");
+  }
+
+  isOpen(conn: Conn): boolean {
+    return this.exports.conn_state(conn) === 1;
+  }
+
+  get openCount(): number {
+    return this.exports.open_count();
+  }
+
+  /**
+   * Frames one event. A string goes as text (each line a `data:` line); a Uint8Array as
+   * UTF-8 text bytes; anything else as its JSON.stringify text. Returns the bytes framed.
+   * A string second argument is the event name, as in Microdot's send(data, event).
+   */
+  send(conn: Conn, data: unknown, options?: SendOptions | string): number {
+    const o = typeof options === "string" ? { event: options } : options ?? {};
+    let flags = 0;
+    let p = this.staging;
+    let eventLen = 0;
+    let idLen = 0;
+    if (o.event !== undefined) {
+      flags |= abi.HAS_EVENT;
+      eventLen = this.stageText(String(o.event), p);
+      p += eventLen;
+    }
+    if (o.id !== undefined) {
+      flags |= abi.HAS_ID;
+      idLen = this.stageText(String(o.id), p);
+      p += idLen;
+    }
+    let retry = 0;
+    if (o.retry !== undefined) {
+      flags |= abi.HAS_RETRY;
+      retry = typeof o.retry === "number" ? o.retry : NaN;
+    }
+    let dataLen: number;
+    if (typeof data === "string") {
+      dataLen = this.stageText(data, p);
+    } else if (data instanceof Uint8Array) {
+      if (data.length > this.stagingEnd - p) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
+      this.u8.set(data, p);
+      dataLen = data.length;
+    } else {
+      flags |= abi.DATA_JSON;
+      dataLen = this.tape.write(data, p, this.stagingEnd);
+      if (dataLen < 0) throw new JsonValueError(`${describe(data)} has no JSON form (JSON.stringify returns undefined)`);
+    }
+    return check(this.exports.send(conn, flags, eventLen, idLen, dataLen, retry), "send");
+  }
+
+  /** A frame of fields only: retry and/or id, no data, so no event is dispatched. */
+  control(conn: Conn, options: { id?: string; retry?: number }): number {
+    let flags = abi.NO_DATA;
+    let idLen = 0;
+    if (options.id !== undefined) {
+      flags |= abi.HAS_ID;
+      idLen = this.stageText(String(options.id), this.staging);
+    }
+    let retry = 0;
+    if (options.retry !== undefined) {
+      flags |= abi.HAS_RETRY;
+      retry = typeof options.retry === "number" ? options.retry : NaN;
+    }
+    return check(this.exports.send(conn, flags, 0, idLen, 0, retry), "send");
+  }
+
+  /** A comment (each line prefixed with ":"): invisible to EventSource, seen by proxies. */
+  comment(conn: Conn, text: string): number {
+    return check(this.exports.comment(conn, this.stageText(text, this.staging)), "comment");
+  }
+
+  /** The pending bytes, as a view into wasm memory that is valid until the next engine call. */
+  pending(conn: Conn): Uint8Array {
+    const x = this.exports;
+    const ptr = check(x.out_ptr(conn), "pending");
+    return this.u8.subarray(ptr, ptr + x.out_len(conn));
+  }
+
+  /** Marks the first n pending bytes as delivered. */
+  consume(conn: Conn, n: number): void {
+    check(this.exports.out_consume(conn, n), "consume");
+  }
+
+  /** Copies out every pending byte and marks it delivered. */
+  drain(conn: Conn): Uint8Array {
+    const bytes = this.pending(conn).slice();
+    if (bytes.length > 0) this.consume(conn, bytes.length);
+    return bytes;
+  }
+
+  stats(conn: Conn): ConnectionStats {
+    const x = this.exports;
+    check(x.conn_state(conn), "stats");
+    return {
+      events: x.conn_stat(conn, abi.STAT_EVENTS),
+      bytesFramed: x.conn_stat(conn, abi.STAT_BYTES_FRAMED),
+      bytesDrained: x.conn_stat(conn, abi.STAT_BYTES_DRAINED),
+      pending: x.conn_stat(conn, abi.STAT_PENDING),
+      retry: x.conn_stat(conn, abi.STAT_RETRY),
+    };
+  }
+
+  /** The id the client last saw: the last id sent, else the Last-Event-ID it came with. */
+  lastEventId(conn: Conn): string | undefined {
+    const x = this.exports;
+    const len = check(x.last_id_len(conn), "lastEventId");
+    if (len < 0) return undefined;
+    const ptr = x.last_id_ptr(conn);
+    return decoder.decode(this.u8.subarray(ptr, ptr + len));
+  }
+
+  /** Tells the core the time; returns the connections that just got a keep-alive comment. */
+  tick(nowMs: number): Conn[] {
+    const x = this.exports;
+    const n = check(x.tick(nowMs), "tick");
+    const due = new Int32Array(x.memory.buffer, x.due_ptr(), n);
+    return Array.from(due);
+  }
+
+  /** When tick() next has work (ms, on the clock tick() is given); Infinity if never. */
+  nextDeadline(): number {
+    return this.exports.next_deadline();
+  }
+
+  /** UTF-8 of `text` at p, refused if it overflows staging; returns its byte length. */
+  private stageText(text: string, p: number): number {
+    const { read, written } = encoder.encodeInto(text, this.u8.subarray(p, this.stagingEnd));
+    if (read !== text.length) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
+    return written;
+  }
+}
+
+/** Returns a non-negative status; throws the typed error for a negative one. */
+function check(status: number, op: string): number {
+  if (status < 0) throw errorFor(status, op);
+  return status;
+}
+
+function describe(v: unknown): string {
+  return v === undefined ? "undefined" : typeof v === "function" ? "a function" : typeof v === "symbol" ? "a symbol" : typeof v;
+}

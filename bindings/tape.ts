@@ -1,0 +1,189 @@
+// The JSON value tape (format: assembly/json.ts). This file makes every decision that
+// JSON.stringify makes in JavaScript (ECMA-262 SerializeJSONProperty): toJSON, boxed
+// primitives, which values are skipped, BigInt and cycles; the core writes the text.
+import { errorFor, JsonValueError, Status } from "./errors.js";
+
+const TAG_NULL = 0x00;
+const TAG_FALSE = 0x01;
+const TAG_TRUE = 0x02;
+const TAG_NUMBER = 0x03;
+const TAG_STR8 = 0x04;
+const TAG_STR16 = 0x05;
+const TAG_ARRAY = 0x06;
+const TAG_ARRAY_END = 0x07;
+const TAG_OBJECT = 0x08;
+const TAG_OBJECT_END = 0x09;
+const TAG_KEY8 = 0x0a;
+const TAG_KEY16 = 0x0b;
+
+/** The core's MAX_DEPTH: deeper values are refused here, before any byte is staged. */
+export const MAX_DEPTH = 256;
+/** Strings up to this length are copied by hand: cheaper than a TextEncoder call. */
+const SHORT = 24;
+
+const encoder = new TextEncoder();
+
+export class TapeWriter {
+  private readonly u8: Uint8Array;
+  private readonly view: DataView;
+  private pos = 0;
+  private end = 0;
+  private readonly stack: object[] = [];
+
+  constructor(memory: ArrayBuffer) {
+    this.u8 = new Uint8Array(memory);
+    this.view = new DataView(memory);
+  }
+
+  /**
+   * Writes the tape of `value` into [start, end); returns the tape's length, or -1 when
+   * JSON.stringify would return undefined (nothing to send).
+   */
+  write(value: unknown, start: number, end: number): number {
+    this.pos = start;
+    this.end = end;
+    this.stack.length = 0;
+    return this.value(value, "") ? this.pos - start : -1;
+  }
+
+  /** SerializeJSONProperty: false where JSON.stringify yields undefined. */
+  private value(v: unknown, key: string | number): boolean {
+    if (typeof v === "object" && v !== null || typeof v === "bigint") {
+      const toJSON = (v as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") v = toJSON.call(v, String(key));
+    }
+    switch (typeof v) {
+      case "string":
+        this.string(v, false);
+        return true;
+      case "number":
+        this.room(9);
+        this.u8[this.pos] = TAG_NUMBER;
+        this.view.setFloat64(this.pos + 1, v, true);
+        this.pos += 9;
+        return true;
+      case "boolean":
+        this.tag(v ? TAG_TRUE : TAG_FALSE);
+        return true;
+      case "bigint":
+        throw new JsonValueError("a BigInt cannot be serialised to JSON");
+      case "object":
+        if (v === null) {
+          this.tag(TAG_NULL);
+          return true;
+        }
+        if (Array.isArray(v)) {
+          this.array(v);
+          return true;
+        }
+        if (mayBeBoxed(v)) {
+          const primitive = unbox(v);
+          if (primitive !== v) return this.value(primitive, key);
+        }
+        this.object(v);
+        return true;
+      default:
+        return false; // undefined, functions and symbols
+    }
+  }
+
+  private array(a: readonly unknown[]): void {
+    this.enter(a);
+    this.tag(TAG_ARRAY);
+    const n = a.length;
+    for (let i = 0; i < n; i++) if (!this.value(a[i], i)) this.tag(TAG_NULL);
+    this.tag(TAG_ARRAY_END);
+    this.stack.pop();
+  }
+
+  private object(o: object): void {
+    this.enter(o);
+    this.tag(TAG_OBJECT);
+    const record = o as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const mark = this.pos;
+      this.string(k, true);
+      if (!this.value(record[k], k)) this.pos = mark; // a skipped member leaves no key behind
+    }
+    this.tag(TAG_OBJECT_END);
+    this.stack.pop();
+  }
+
+  private enter(o: object): void {
+    if (this.stack.includes(o)) throw new JsonValueError("a cyclic structure cannot be serialised to JSON");
+    if (this.stack.length === MAX_DEPTH) {
+      throw new JsonValueError(`JSON nesting deeper than ${MAX_DEPTH} levels is refused`);
+    }
+    this.stack.push(o);
+  }
+
+  private tag(t: number): void {
+    this.room(1);
+    this.u8[this.pos++] = t;
+  }
+
+  /** Well-formed text goes as UTF-8; text with lone surrogates as UTF-16, which the core escapes. */
+  private string(s: string, key: boolean): void {
+    const n = s.length;
+    const u8 = this.u8;
+    const head = this.pos;
+    const body = head + 5;
+    if (n <= SHORT && body + n <= this.end) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        u8[body + i] = c;
+      }
+      if (i === n) return this.stringHead(key ? TAG_KEY8 : TAG_STR8, n, body + n);
+    }
+    if (s.isWellFormed()) {
+      this.room(5 + n);
+      const { read, written } = encoder.encodeInto(s, u8.subarray(body, this.end));
+      if (read !== n) throw this.tooLarge();
+      return this.stringHead(key ? TAG_KEY8 : TAG_STR8, written, body + written);
+    }
+    this.room(5 + 2 * n);
+    for (let i = 0; i < n; i++) this.view.setUint16(body + 2 * i, s.charCodeAt(i), true);
+    this.stringHead(key ? TAG_KEY16 : TAG_STR16, n, body + 2 * n);
+  }
+
+  private stringHead(tag: number, count: number, next: number): void {
+    this.u8[this.pos] = tag;
+    this.view.setUint32(this.pos + 1, count, true);
+    this.pos = next;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n > this.end) throw this.tooLarge();
+  }
+
+  private tooLarge(): Error {
+    return errorFor(Status.TOO_LARGE, "the JSON payload does not fit the staging space");
+  }
+}
+
+/** Objects that might carry [[NumberData]], [[StringData]], [[BooleanData]] or [[BigIntData]]. */
+function mayBeBoxed(v: object): boolean {
+  // Another realm's objects fail `instanceof Object`; check those by brand too.
+  return v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt ||
+    !(v instanceof Object);
+}
+
+/** The primitive inside a boxed value, as SerializeJSONProperty step 4 takes it; else v itself. */
+function unbox(v: object): unknown {
+  if (hasBrand(Number.prototype.valueOf, v)) return Number(v);
+  if (hasBrand(String.prototype.valueOf, v)) return String(v);
+  if (hasBrand(Boolean.prototype.valueOf, v)) return Boolean.prototype.valueOf.call(v);
+  if (hasBrand(BigInt.prototype.valueOf, v)) return BigInt.prototype.valueOf.call(v);
+  return v;
+}
+
+function hasBrand(valueOf: (this: unknown) => unknown, v: object): boolean {
+  try {
+    valueOf.call(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
