@@ -159,8 +159,9 @@ export function lastIdPtr(r: usize): usize {
   return r + LAST_ID;
 }
 
+/** 0 when there is none: conn_stat tells the two apart. */
 export function lastIdLen(r: usize): i32 {
-  return load<i32>(r + LAST_ID_LEN);
+  return max(load<i32>(r + LAST_ID_LEN), 0);
 }
 
 export function setRetry(r: usize, ms: f64): void {
@@ -174,6 +175,7 @@ export const STAT_BYTES_DRAINED = 2;
 export const STAT_PENDING = 3;
 export const STAT_RETRY = 4;
 export const STAT_DEADLINE = 5;
+export const STAT_HAS_LAST_ID = 6;
 
 /** A statistic, or NaN for an unknown index. */
 export function stat(r: usize, which: i32): f64 {
@@ -184,6 +186,7 @@ export function stat(r: usize, which: i32): f64 {
     case STAT_PENDING: return <f64>pendingLen(r);
     case STAT_RETRY: return load<f64>(r + RETRY);
     case STAT_DEADLINE: return load<f64>(r + DEADLINE);
+    case STAT_HAS_LAST_ID: return load<i32>(r + LAST_ID_LEN) >= 0 ? 1 : 0;
     default: return NaN;
   }
 }

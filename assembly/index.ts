@@ -83,13 +83,14 @@ export function conn_state(handle: i32): i32 {
   return r <= 0 ? <i32>r : 1;
 }
 
-/** A counter (0 events, 1 bytes framed, 2 bytes drained, 3 pending, 4 retry, 5 keep-alive deadline). */
+/** A counter (0 events, 1 bytes framed, 2 bytes drained, 3 pending, 4 retry, 5 keep-alive deadline, 6 has a last id). */
 export function conn_stat(handle: i32, which: i32): f64 {
+  // NaN, not a status code, on misuse: -1 is a valid retry value here.
   const r = record(handle);
-  return r <= 0 ? <f64>r : conn.stat(<usize>r, which);
+  return r <= 0 ? NaN : conn.stat(<usize>r, which);
 }
 
-/** The connection's Last-Event-ID: its length (-1: none); its bytes are at last_id_ptr. */
+/** The length of the id the client last saw (0 if none: see conn_stat 6); its bytes are at last_id_ptr. */
 export function last_id_len(handle: i32): i32 {
   const r = record(handle);
   return r <= 0 ? <i32>r : conn.lastIdLen(<usize>r);

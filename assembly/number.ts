@@ -344,7 +344,7 @@ export function writeNumber(dst: usize, x: f64): usize {
   }
   let exp = e10 + removed;
 
-  // ECMAScript Number::toString step 5-10: k digits, decimal point after n of them.
+  // Number::toString layout: k digits, the decimal point n digits from their start.
   let k = decimalLength(out);
   let n = exp + k;
   if (k <= n && n <= 21) {
@@ -368,21 +368,21 @@ export function writeNumber(dst: usize, x: f64): usize {
   }
   writeDigits(p + k + 1, out);
   store<u8>(p, load<u8>(p + 1));
-  let q = p + 1;
+  let w = p + 1;
   if (k > 1) {
-    store<u8>(q, 0x2E);
-    q += k;
+    store<u8>(w, 0x2E);
+    w += k;
   }
   let e = n - 1;
-  store<u8>(q++, 0x65);
+  store<u8>(w++, 0x65);
   if (e < 0) {
-    store<u8>(q++, 0x2D);
+    store<u8>(w++, 0x2D);
     e = -e;
   } else {
-    store<u8>(q++, 0x2B);
+    store<u8>(w++, 0x2B);
   }
   let el = e < 10 ? 1 : e < 100 ? 2 : 3;
-  q += el;
-  writeDigits(q, <u64>e);
-  return q - dst;
+  w += el;
+  writeDigits(w, <u64>e);
+  return w - dst;
 }

@@ -40,6 +40,7 @@ export const STAT_BYTES_DRAINED = 2;
 export const STAT_PENDING = 3;
 export const STAT_RETRY = 4;
 export const STAT_DEADLINE = 5;
+export const STAT_HAS_LAST_ID = 6;
 
 /** The longest id the core remembers (conn.ts ID_MAX). */
 export const ID_MAX = 256;

@@ -187,7 +187,7 @@ export class Engine {
   lastEventId(conn: Conn): string | undefined {
     const x = this.exports;
     const len = check(x.last_id_len(conn), "lastEventId");
-    if (len < 0) return undefined;
+    if (x.conn_stat(conn, abi.STAT_HAS_LAST_ID) !== 1) return undefined;
     const ptr = x.last_id_ptr(conn);
     return decoder.decode(this.u8.subarray(ptr, ptr + len));
   }

@@ -1,0 +1,179 @@
+// Differential: the core's JSON text equals JSON.stringify's, byte for byte.
+import { describe, expect, it } from "vitest";
+import { BufferFullError, JsonValueError, type Engine } from "../bindings/index.js";
+import { engine, rng, text } from "./support/wasm.js";
+
+/** Sends every value as its own event and checks the concatenated frames against JSON.stringify. */
+function assertSameAsStringify(e: Engine, values: readonly unknown[]): void {
+  const conn = e.open();
+  let batchStart = 0;
+  const flush = (end: number) => {
+    const got = text(e.drain(conn));
+    let want = "";
+    for (let i = batchStart; i < end; i++) want += `data: ${JSON.stringify(values[i])}\n\n`;
+    if (got !== want) {
+      // Narrow down to the first value that differs, for a readable failure.
+      const frames = got.split("\n\n");
+      for (let i = batchStart; i < end; i++) {
+        expect({ i, json: frames[i - batchStart] }).toEqual({ i, json: `data: ${JSON.stringify(values[i])}` });
+      }
+    }
+    batchStart = end;
+  };
+  for (let i = 0; i < values.length; i++) {
+    try {
+      e.send(conn, values[i]);
+    } catch (err) {
+      if (!(err instanceof BufferFullError)) throw err;
+      flush(i);
+      e.send(conn, values[i]);
+    }
+  }
+  flush(values.length);
+  e.close(conn);
+}
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+function randomDouble(next: () => number): number {
+  switch (Math.floor(next() * 4)) {
+    case 0: // any bit pattern, NaN and infinities included
+      u32[0] = next() * 2 ** 32;
+      u32[1] = next() * 2 ** 32;
+      return f64[0]!;
+    case 1: { // decimal-looking: a few digits at any scale
+      const digits = String(Math.floor(next() * 10 ** (1 + Math.floor(next() * 17))));
+      return Number(`${digits}e${Math.floor(next() * 660) - 340}`);
+    }
+    case 2: // money-like and small integers
+      return Math.round(next() * 1e8) / 10 ** Math.floor(next() * 6);
+    default:
+      return (next() < 0.5 ? -1 : 1) * Math.floor(next() * 2 ** (1 + Math.floor(next() * 70)));
+  }
+}
+
+const STRINGS = ["", "a", "é", "😀", "\ud800", "\udc00x", "\ud83d", "\"", "\\", "\b\f\n\r\t", "\x00\x01\x1f\x7f",
+  "\u2028\u2029", "</script>", "long ".repeat(30), "中文", "\uFEFF", "a\ud800\udc00b"];
+
+function randomString(next: () => number): string {
+  let s = "";
+  const n = Math.floor(next() * 4);
+  for (let i = 0; i < n; i++) s += STRINGS[Math.floor(next() * STRINGS.length)];
+  return s;
+}
+
+class Point {
+  constructor(readonly x: number, readonly y: number) {}
+}
+
+function randomValue(next: () => number, depth: number): unknown {
+  const r = Math.floor(next() * (depth > 5 ? 12 : 16));
+  switch (r) {
+    case 0: return null;
+    case 1: return next() < 0.5;
+    case 2: case 3: return randomDouble(next);
+    case 4: case 5: return randomString(next);
+    case 6: return undefined;
+    case 7: return [() => 1, Symbol("s"), undefined][Math.floor(next() * 3)];
+    case 8: return [new Number(randomDouble(next)), new String(randomString(next)), new Boolean(next() < 0.5)][Math.floor(next() * 3)];
+    case 9: return new Date(Math.floor(next() * 4e12));
+    case 10: return { toJSON: (key: string) => `key:${key}` };
+    case 11: return new Point(randomDouble(next), -0);
+    case 12: case 13: {
+      const a: unknown[] = [];
+      const n = Math.floor(next() * 6);
+      for (let i = 0; i < n; i++) a.push(randomValue(next, depth + 1));
+      if (next() < 0.1) a.length += 2; // holes
+      return a;
+    }
+    default: {
+      const o: Record<string, unknown> = {};
+      const n = Math.floor(next() * 6);
+      for (let i = 0; i < n; i++) {
+        const key = next() < 0.3 ? String(Math.floor(next() * 20)) : randomString(next);
+        o[key] = randomValue(next, depth + 1);
+      }
+      return o;
+    }
+  }
+}
+
+describe("JSON, byte-identical to JSON.stringify", () => {
+  it("formats 1,000,000 random doubles (bit patterns and decimal-looking) like JSON.stringify", () => {
+    const next = rng(1);
+    const values = Array.from({ length: 1_000_000 }, () => randomDouble(next));
+    assertSameAsStringify(engine({ maxConnections: 1, outBytes: 1 << 20 }), values);
+  });
+
+  it("formats the edge cases of Number::toString", () => {
+    assertSameAsStringify(engine(), [0, -0, 1, -1, 1e21, 1e-7, 1e-6, 123e-20, 5e-324, -5e-324, Number.MAX_VALUE,
+      Number.MIN_VALUE, Number.MAX_SAFE_INTEGER, 2 ** 53, 2 ** 64, 0.1, 0.2, 0.30000000000000004, 1 / 3, NaN,
+      Infinity, -Infinity, 123456789012345680000, 999999999999999900000, 1.5e300, 2.2250738585072014e-308]);
+  });
+
+  it("serialises 100,000 random nested values like JSON.stringify", () => {
+    const next = rng(2);
+    const values: unknown[] = [];
+    while (values.length < 100_000) {
+      const v = randomValue(next, 0);
+      // A top-level string goes out as text, not JSON: wrap it.
+      if (JSON.stringify(v) !== undefined) values.push(typeof v === "string" ? [v] : v);
+    }
+    assertSameAsStringify(engine({ maxConnections: 1, outBytes: 1 << 20 }), values);
+  });
+
+  it("honours toJSON with its key, boxed primitives, skipped members and holes", () => {
+    const withKey = { toJSON: (k: string) => `k=${k}` };
+    assertSameAsStringify(engine(), [
+      { a: withKey, b: [withKey, withKey] },
+      { u: undefined, f() {}, s: Symbol("x"), kept: 1 },
+      [undefined, () => 0, Symbol("y")],
+      [1, , 3], // eslint-disable-line no-sparse-arrays
+      { 2: "b", 1: "a", z: 0, "-1": "n", 10: "c" },
+      new Map([[1, 2]]), new Set([1]), new Uint8Array([1, 2]).buffer, [new Uint8Array([1, 2])],
+      Object.assign(Object.create({ inherited: 1 }), { own: 2 }),
+      [{ toJSON: () => undefined, x: 1 }],
+      { nested: { toJSON: () => ({ toJSON: () => "only once" }) } },
+      { date: new Date(0), invalid: new Date(NaN) },
+      { n: new Number(3), s: new String("s"), b: new Boolean(false) },
+      new String("a boxed string is an object, so it goes as JSON"),
+    ]);
+  });
+});
+
+describe("payloads JSON cannot express are refused before any byte", () => {
+  const cases: [string, unknown][] = [
+    ["a BigInt", { n: 1n }],
+    ["a boxed BigInt", [Object(1n)]],
+    ["a cycle", (() => { const o: Record<string, unknown> = {}; o.self = { o }; return o; })()],
+    ["nesting deeper than 256", JSON.parse("[".repeat(257) + "]".repeat(257))],
+    ["undefined", undefined],
+    ["a function", () => 1],
+    ["a symbol", Symbol("s")],
+  ];
+  for (const [name, value] of cases) {
+    it(`refuses ${name} with a TypeError and leaves pending bytes as they were`, () => {
+      const e = engine();
+      const c = e.open();
+      e.send(c, "before");
+      const before = e.pending(c).slice();
+      expect(() => e.send(c, value)).toThrow(JsonValueError);
+      expect(() => e.send(c, value)).toThrow(TypeError);
+      expect(e.pending(c)).toEqual(before);
+      expect(e.stats(c).events).toBe(1);
+    });
+  }
+
+  it("accepts nesting of exactly 256 levels", () => {
+    assertSameAsStringify(engine(), [JSON.parse("[".repeat(256) + "]".repeat(256))]);
+  });
+
+  it("lets a throwing toJSON propagate, with nothing written", () => {
+    const e = engine();
+    const c = e.open();
+    const boom = new Error("boom");
+    expect(() => e.send(c, { x: { toJSON() { throw boom; } } })).toThrow(boom);
+    expect(e.pending(c).length).toBe(0);
+  });
+});
