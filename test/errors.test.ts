@@ -118,10 +118,9 @@ describe("host misuse gets a status code, never a trap", () => {
 
   it("BAD_ARG: out-of-range init, lengths, flags and counts", () => {
     const x = rawInstance();
-    for (const args of [[0, 64, 256, 0], [65536, 64, 256, 0], [1, 15, 256, 0], [1, 64, 255, 0], [1, 64, 256, -1],
-      [1, 64, 256, NaN], [1, 64, 256, Infinity], [1, 2 ** 30 + 1, 256, 0]] as const) {
-      expect(x.init(...args)).toBe(Status.BAD_ARG);
-    }
+    const bad: [number, number, number, number][] = [[0, 64, 256, 0], [65536, 64, 256, 0], [1, 15, 256, 0],
+      [1, 64, 255, 0], [1, 64, 256, -1], [1, 64, 256, NaN], [1, 64, 256, Infinity], [1, 2 ** 30 + 1, 256, 0]];
+    for (const [conns, out, staging, keepAlive] of bad) expect(x.init(conns, out, staging, keepAlive)).toBe(Status.BAD_ARG);
     expect(x.init(2, 64, 256, 0)).toBe(0);
     const c = x.conn_open(-1);
     expect(x.conn_open(-2)).toBe(Status.BAD_ARG);
