@@ -6,9 +6,10 @@ import * as conn from "./conn";
 import * as frame from "./frame";
 import * as out from "./out";
 import { writeJson } from "./json";
+import * as history from "./history";
 import {
   ERR_NOT_INIT, ERR_BAD_ARG, ERR_UNKNOWN_CONN, ERR_CAPACITY, ERR_ALREADY_INIT, ERR_NO_MEMORY,
-  ERR_EVENT_NAME, ERR_ID, ERR_RETRY, ERR_TOO_LARGE, ERR_NO_SPACE, ERR_BAD_TAPE, ERR_ID_TOO_LONG,
+  ERR_EVENT_NAME, ERR_ID, ERR_RETRY, ERR_TOO_LARGE, ERR_NO_SPACE, ERR_BAD_TAPE, ERR_ID_TOO_LONG, ERR_ID_UNKNOWN,
 } from "./status";
 
 /** Bumped whenever an export's meaning changes. */
@@ -20,7 +21,8 @@ const HAS_ID = 2;
 const HAS_RETRY = 4;
 const DATA_JSON = 8; // data is a JSON value tape, not text
 const NO_DATA = 16; // a frame of fields only (retry, id): no data line, so nothing is dispatched
-const ALL_FLAGS = 31;
+const RECORD = 32; // keep the frame in the history under its id (HAS_ID required)
+const ALL_FLAGS = 63;
 
 /** The largest connection table and per-connection outbound space init accepts. */
 const MAX_CONNS = 65535;
@@ -128,9 +130,11 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
     if (<u32>id > conn.ID_MAX) return ERR_ID_TOO_LONG;
   }
   if (flags & HAS_RETRY && !frame.validRetry(retry)) return ERR_RETRY;
+  if (flags & RECORD && (!(flags & HAS_ID) || !history.enabled())) return ERR_BAD_ARG;
 
   const rec = <usize>r;
-  out.begin(conn.freeStart(rec), conn.freeEnd(rec));
+  const frameAt = conn.freeStart(rec);
+  out.begin(frameAt, conn.freeEnd(rec));
   if (flags & HAS_EVENT) frame.eventField(evPtr, ev);
   if (flags & HAS_ID) frame.idField(idPtr, id);
   if (flags & HAS_RETRY) frame.retryField(retry);
@@ -148,6 +152,7 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
   if (status < 0) return status;
   if (flags & HAS_ID) conn.setLastId(rec, idPtr, id);
   if (flags & HAS_RETRY) conn.setRetry(rec, retry);
+  if (flags & RECORD) history.record(idPtr, id, frameAt, status);
   return status;
 }
 
@@ -212,6 +217,41 @@ export function due_ptr(): i32 {
 /** The earliest time tick() has work to do (Infinity: none). */
 export function next_deadline(): f64 {
   return memory.ready ? conn.earliestDeadline() : ERR_NOT_INIT;
+}
+
+/**
+ * Carves a history of the last `maxEvents` recorded frames, at most `maxBytes` of frames and
+ * ids together. Once per engine, as part of its configuration.
+ */
+export function history_init(maxEvents: i32, maxBytes: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (history.enabled()) return ERR_ALREADY_INIT;
+  if (maxEvents < 1 || maxEvents > 1 << 20 || maxBytes < 16 || maxBytes > MAX_REGION) return ERR_BAD_ARG;
+  return history.setup(maxEvents, maxBytes) ? 0 : ERR_NO_MEMORY;
+}
+
+/** How many frames the history holds (0 without one). */
+export function history_count(): i32 {
+  return memory.ready ? history.size() : ERR_NOT_INIT;
+}
+
+/** The position (0: oldest) of the newest recorded frame with the id staging[0, idLen). */
+export function history_find(idLen: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (idLen < 0 || idLen > <i32>memory.stagingCap) return ERR_BAD_ARG;
+  const at = history.find(memory.staging, idLen);
+  return at < 0 ? ERR_ID_UNKNOWN : at;
+}
+
+/** Where the recorded frame at position i starts; valid until the next call. */
+export function history_ptr(i: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  return <u32>i < history.size() ? <i32>history.framePtr(i) : ERR_BAD_ARG;
+}
+
+export function history_len(i: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  return <u32>i < history.size() ? <i32>history.frameLen(i) : ERR_BAD_ARG;
 }
 
 /** The open connection's record, or an error code (negative). */

@@ -3,6 +3,8 @@
 //   allocated afterwards, so linear memory is a function of configuration, never of traffic.
 // - Regions never overlap. Staging belongs to the host between calls: the host writes a
 //   payload there and the next call reads it. Nothing the core writes lands in staging.
+// - The one later carve is the optional history ring (history_init), also configuration:
+//   it happens once and never again.
 // - Every other region belongs to the core; the host only reads the outbound bytes that
 //   out_ptr/out_len name, and only until its next call into the core.
 
@@ -22,6 +24,8 @@ export let maxConns: i32 = 0;
 export let outCap: u32 = 0;
 export let stagingCap: u32 = 0;
 export let ready = false;
+/** The first byte past everything carved so far. */
+let carvedEnd: u64 = 0;
 
 function align16(p: u64): u64 {
   return (p + 15) & ~(<u64>15);
@@ -40,13 +44,7 @@ export function carve(conns: i32, recordBytes: u32, outBytes: u32, stagingBytes:
   const stack = due + <u64>conns * 4;
   const scr = stack + <u64>MAX_DEPTH;
   const end = scr + SCRATCH_BYTES;
-  // Addresses stay below 2^31 so every pointer the ABI returns is a positive i32.
-  if (end > 0x7FFF_0000) return false;
-  const have = <u64>memory.size() << 16;
-  if (end > have) {
-    const pages = <i32>((end - have + 0xFFFF) >> 16);
-    if (memory.grow(pages) < 0) return false;
-  }
+  if (!reach(end)) return false;
   connTable = <usize>table;
   outArena = <usize>out;
   staging = <usize>stage;
@@ -57,5 +55,24 @@ export function carve(conns: i32, recordBytes: u32, outBytes: u32, stagingBytes:
   outCap = outBytes;
   stagingCap = stagingBytes;
   ready = true;
+  return true;
+}
+
+/** Carves `bytes` more after everything else; 0 if they do not fit. */
+export function carveMore(bytes: u32): usize {
+  const start = align16(carvedEnd);
+  return reach(start + bytes) ? <usize>start : 0;
+}
+
+/** Grows memory to hold [0, end); false if the module may not have that much. */
+function reach(end: u64): bool {
+  // Addresses stay below 2^31 so every pointer the ABI returns is a positive i32.
+  if (end > 0x7FFF_0000) return false;
+  const have = <u64>memory.size() << 16;
+  if (end > have) {
+    const pages = <i32>((end - have + 0xFFFF) >> 16);
+    if (memory.grow(pages) < 0) return false;
+  }
+  carvedEnd = end;
   return true;
 }

@@ -31,3 +31,5 @@ export const ERR_NO_SPACE: i32 = -14;
 export const ERR_BAD_TAPE: i32 = -15;
 /** An id longer than ID_MAX bytes. */
 export const ERR_ID_TOO_LONG: i32 = -16;
+/** history_find: the id is not among the recorded events (too old, or never sent). */
+export const ERR_ID_UNKNOWN: i32 = -17;

@@ -22,6 +22,11 @@ export interface SseExports {
   tick(nowMs: number): number;
   due_ptr(): number;
   next_deadline(): number;
+  history_init(maxEvents: number, maxBytes: number): number;
+  history_count(): number;
+  history_find(idLen: number): number;
+  history_ptr(i: number): number;
+  history_len(i: number): number;
 }
 
 export const ABI_VERSION = 1;
@@ -32,6 +37,7 @@ export const HAS_ID = 2;
 export const HAS_RETRY = 4;
 export const DATA_JSON = 8;
 export const NO_DATA = 16;
+export const RECORD = 32;
 
 /** conn_stat() indexes. */
 export const STAT_EVENTS = 0;

@@ -13,6 +13,11 @@ export interface EngineOptions {
   stagingBytes?: number;
   /** Keep-alive comment after this many ms without bytes on a connection (default 0: off). */
   keepAliveMs?: number;
+  /**
+   * A history of the last `maxEvents` recorded frames (at most `maxBytes` of frames and ids),
+   * for resuming clients from their Last-Event-ID (default: none).
+   */
+  history?: { maxEvents: number; maxBytes: number };
 }
 
 export interface SendOptions {
@@ -22,6 +27,8 @@ export interface SendOptions {
   id?: string;
   /** The client's reconnection time in ms: a non-negative integer. */
   retry?: number;
+  /** Keep the frame in the engine's history under `id` (which is then required). */
+  record?: boolean;
 }
 
 export interface ConnectionStats {
@@ -64,8 +71,9 @@ export class Engine {
     this.outBytes = options.outBytes ?? 64 * 1024;
     const stagingBytes = options.stagingBytes ?? 4 * this.outBytes + 4096;
     check(x.init(this.maxConnections, this.outBytes, stagingBytes, options.keepAliveMs ?? 0), "init");
+    if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
     this.exports = x;
-    // init is the only call that grows memory, so views taken now stay valid.
+    // Configuration is the only time memory grows, so views taken now stay valid.
     this.u8 = new Uint8Array(x.memory.buffer);
     this.staging = x.staging_ptr();
     this.stagingEnd = this.staging + x.staging_cap();
@@ -115,6 +123,10 @@ export class Engine {
     if (o.retry !== undefined) {
       flags |= abi.HAS_RETRY;
       retry = typeof o.retry === "number" ? o.retry : NaN;
+    }
+    if (o.record) {
+      if (o.id === undefined) throw new TypeError("a recorded event needs an id");
+      flags |= abi.RECORD;
     }
     let dataLen: number;
     if (typeof data === "string") {
@@ -203,6 +215,33 @@ export class Engine {
   /** When tick() next has work (ms, on the clock tick() is given); Infinity if never. */
   nextDeadline(): number {
     return this.exports.next_deadline();
+  }
+
+  /** How many frames the history holds. */
+  get historySize(): number {
+    return this.exports.history_count();
+  }
+
+  /**
+   * The recorded frames after the one with `lastEventId`, oldest first, as copies;
+   * undefined when that id is not in the history (too old, or never sent).
+   */
+  framesAfter(lastEventId: string): Uint8Array[] | undefined {
+    const x = this.exports;
+    const at = x.history_find(this.stageText(lastEventId, this.staging));
+    if (at === Status.ID_UNKNOWN) return undefined;
+    return this.framesFrom(check(at, "framesAfter") + 1);
+  }
+
+  /** Copies of the recorded frames from position `first` (0: oldest) on. */
+  framesFrom(first = 0): Uint8Array[] {
+    const x = this.exports;
+    const frames: Uint8Array[] = [];
+    for (let i = first, n = x.history_count(); i < n; i++) {
+      const ptr = check(x.history_ptr(i), "framesFrom");
+      frames.push(this.u8.slice(ptr, ptr + x.history_len(i)));
+    }
+    return frames;
   }
 
   /** UTF-8 of `text` at p, refused if it overflows staging; returns its byte length. */

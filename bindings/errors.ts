@@ -15,6 +15,7 @@ export const Status = {
   NO_SPACE: -14,
   BAD_TAPE: -15,
   ID_TOO_LONG: -16,
+  ID_UNKNOWN: -17,
 } as const;
 
 export type StatusName = keyof typeof Status;
@@ -61,6 +62,7 @@ const MESSAGES: Record<StatusName, string> = {
   NO_SPACE: "the connection's outbound space is full until pending bytes drain",
   BAD_TAPE: "the JSON value tape is malformed",
   ID_TOO_LONG: "an event id must be at most 256 bytes of UTF-8",
+  ID_UNKNOWN: "the id is not in the history",
 };
 
 const CLASSES: Record<StatusName, new (status: number, message: string) => SseError> = {
@@ -77,6 +79,7 @@ const CLASSES: Record<StatusName, new (status: number, message: string) => SseEr
   NO_SPACE: BufferFullError,
   BAD_TAPE: EngineMisuseError,
   ID_TOO_LONG: InvalidFieldError,
+  ID_UNKNOWN: InvalidFieldError,
 };
 
 function nameOf(status: number): StatusName {
