@@ -58,7 +58,19 @@ export function pair(b0: u32, b1: u32): void {
 
 export function bytes(src: usize, n: usize): void {
   if (over == 0 && n <= limit - pos) {
-    memory.copy(pos, src, n);
+    if (n <= 16) {
+      // memory.copy is a call out of wasm in most engines: short runs are cheaper by hand.
+      let d = pos;
+      const end = src + n;
+      while (src + 8 <= end) {
+        store<u64>(d, load<u64>(src));
+        src += 8;
+        d += 8;
+      }
+      while (src < end) store<u8>(d++, load<u8>(src++));
+    } else {
+      memory.copy(pos, src, n);
+    }
     pos += n;
   } else {
     over += <u32>n;

@@ -45,6 +45,8 @@ export type Conn = number;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Text up to this length is tried as ASCII first. */
+const SHORT_TEXT = 32;
 
 export class Engine {
   readonly exports: abi.SseExports;
@@ -246,6 +248,18 @@ export class Engine {
 
   /** UTF-8 of `text` at p, refused if it overflows staging; returns its byte length. */
   private stageText(text: string, p: number): number {
+    const n = text.length;
+    if (n <= SHORT_TEXT && p + n <= this.stagingEnd) {
+      // Event names and ids are short and ASCII: copying by hand beats a TextEncoder call.
+      const u8 = this.u8;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) break;
+        u8[p + i] = c;
+      }
+      if (i === n) return n;
+    }
     const { read, written } = encoder.encodeInto(text, this.u8.subarray(p, this.stagingEnd));
     if (read !== text.length) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
     return written;
