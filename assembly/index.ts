@@ -5,7 +5,8 @@ import * as memory from "./memory";
 import * as conn from "./conn";
 import * as frame from "./frame";
 import * as out from "./out";
-import { writeJson } from "./json";
+import { writeJson, writeShape } from "./json";
+import * as shapes from "./shapes";
 import * as history from "./history";
 import {
   ERR_NOT_INIT, ERR_BAD_ARG, ERR_UNKNOWN_CONN, ERR_CAPACITY, ERR_ALREADY_INIT, ERR_NO_MEMORY,
@@ -252,6 +253,34 @@ export function history_ptr(i: i32): i32 {
 export function history_len(i: i32): i32 {
   if (!memory.ready) return ERR_NOT_INIT;
   return <u32>i < history.size() ? <i32>history.frameLen(i) : ERR_BAD_ARG;
+}
+
+/**
+ * Carves a table of up to `maxShapes` object shapes with `maxBytes` of rendered keys.
+ * Once per engine, as part of its configuration.
+ */
+export function shape_init(maxShapes: i32, maxBytes: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (shapes.enabled()) return ERR_ALREADY_INIT;
+  if (maxShapes < 1 || maxShapes > 0xFFFF || maxBytes < 16 || maxBytes > MAX_REGION) return ERR_BAD_ARG;
+  return shapes.setup(maxShapes, maxBytes) ? 0 : ERR_NO_MEMORY;
+}
+
+/**
+ * Defines the object shape whose key list is staging[at, at + len) (u32 count, then each key
+ * as a tape string); returns its id for tape tag 0x0C. CAPACITY when the table is full.
+ */
+export function shape_define(at: i32, len: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (!shapes.enabled()) return ERR_BAD_ARG;
+  const cap = <i32>memory.stagingCap;
+  if (at < 0 || len < 0 || at > cap || len > cap - at) return ERR_BAD_ARG;
+  if (shapes.full()) return ERR_CAPACITY;
+  const p = memory.staging + at;
+  out.begin(shapes.freeStart(), shapes.freeEnd());
+  if (!writeShape(p, p + len)) return ERR_BAD_TAPE;
+  if (!out.fits()) return ERR_CAPACITY;
+  return shapes.commit(out.needed());
 }
 
 /** The open connection's record, or an error code (negative). */

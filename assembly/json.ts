@@ -6,12 +6,15 @@
 //   0x05 string: u32 code-unit count, UTF-16 (may hold lone surrogates)
 //   0x06 [   0x07 ]   0x08 {   0x09 }
 //   0x0A key: as 0x04   0x0B key: as 0x05       (only directly inside an object)
+//   0x0C object of a defined shape: u16 shape id, then one item per member: a value, or
+//   0x0D skip: the member is left out (its value was undefined, a function or a symbol)
 // The bindings resolve what JSON.stringify decides in JS (toJSON, skipped undefined and
 // functions, null in arrays, cycles, BigInt); the core checks the tape's shape, so a bad
 // tape is refused, never turned into bad JSON.
 import * as out from "./out";
 import { writeNumber } from "./number";
 import { depthStack, scratch, MAX_DEPTH } from "./memory";
+import * as shapes from "./shapes";
 
 export const TAG_NULL: u32 = 0x00;
 export const TAG_FALSE: u32 = 0x01;
@@ -25,6 +28,8 @@ export const TAG_OBJECT: u32 = 0x08;
 export const TAG_OBJECT_END: u32 = 0x09;
 export const TAG_KEY8: u32 = 0x0A;
 export const TAG_KEY16: u32 = 0x0B;
+export const TAG_SHAPE: u32 = 0x0C;
+export const TAG_SKIP: u32 = 0x0D;
 
 const NULL_TEXT = memory.data<u8>([0x6E, 0x75, 0x6C, 0x6C]);
 const TRUE_TEXT = memory.data<u8>([0x74, 0x72, 0x75, 0x65]);
@@ -40,19 +45,31 @@ const SHORT_ESCAPE = memory.data<u8>([
   0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5C,
 ]);
 
-const IN_ARRAY: u8 = 1;
-const IN_OBJECT: u8 = 2;
+// Containers on the depth stack, 8 bytes a level: kind (u8), members left (u16, shapes
+// only), cursor at the next member's key (u32, shapes only).
+const IN_ARRAY: u32 = 1;
+const IN_OBJECT: u32 = 2;
+const IN_SHAPE: u32 = 3;
+const LEVEL = 8;
 
 /** Writes the JSON text of the tape [p, end); false if the tape is malformed. */
 export function writeJson(p: usize, end: usize): bool {
   let depth = 0;
-  let first = true; // no value yet in the innermost container
+  let first = true; // no member yet in the innermost container
   let wantValue = false; // a key was just written; its value must follow
   let done = false; // the top-level value is complete
-  while (p < end) {
+  while (true) {
+    // A shape closes itself once its last member is written.
+    while (depth > 0 && load<u8>(level(depth)) == IN_SHAPE && load<u16>(level(depth), 2) == 0) {
+      out.byte(0x7D);
+      depth--;
+      first = false;
+      done = depth == 0;
+    }
+    if (p >= end) break;
     if (done) return false;
     const tag = <u32>load<u8>(p++);
-    const container = depth > 0 ? load<u8>(depthStack + depth - 1) : 0;
+    const container = depth > 0 ? <u32>load<u8>(level(depth)) : 0;
     if (tag == TAG_ARRAY_END || tag == TAG_OBJECT_END) {
       if (wantValue || container != (tag == TAG_ARRAY_END ? IN_ARRAY : IN_OBJECT)) return false;
       out.byte(tag == TAG_ARRAY_END ? 0x5D : 0x7D);
@@ -62,13 +79,26 @@ export function writeJson(p: usize, end: usize): bool {
       continue;
     }
     const isKey = tag == TAG_KEY8 || tag == TAG_KEY16;
-    // Inside an object, keys and values alternate; keys appear nowhere else.
-    if (container == IN_OBJECT && !wantValue) {
-      if (!isKey) return false;
-    } else if (isKey) {
-      return false;
+    if (container == IN_SHAPE) {
+      // The member's key comes from the shape; the tape holds its value or a skip.
+      if (isKey) return false;
+      const at = level(depth);
+      const key = <usize>load<u32>(at, 4);
+      const keyLen = <usize>load<u32>(key);
+      store<u32>(at, <u32>(key + 4 + keyLen), 4);
+      store<u16>(at, load<u16>(at, 2) - 1, 2);
+      if (tag == TAG_SKIP) continue;
+      if (!first) out.byte(0x2C);
+      out.bytes(key + 4, keyLen);
+    } else {
+      // Inside an object, keys and values alternate; keys appear nowhere else.
+      if (container == IN_OBJECT && !wantValue) {
+        if (!isKey) return false;
+      } else if (isKey) {
+        return false;
+      }
+      if (!first && !wantValue) out.byte(0x2C);
     }
-    if (!first && !wantValue) out.byte(0x2C);
     first = false;
     wantValue = false;
     if (isKey) {
@@ -78,9 +108,20 @@ export function writeJson(p: usize, end: usize): bool {
       wantValue = true;
       continue;
     }
-    if (tag == TAG_ARRAY || tag == TAG_OBJECT) {
+    if (tag == TAG_ARRAY || tag == TAG_OBJECT || tag == TAG_SHAPE) {
       if (depth == MAX_DEPTH) return false;
-      store<u8>(depthStack + depth, tag == TAG_ARRAY ? IN_ARRAY : IN_OBJECT);
+      const at = level(depth + 1);
+      if (tag == TAG_SHAPE) {
+        if (end - p < 2) return false;
+        const entry = shapes.entry(load<u16>(p));
+        if (entry == 0) return false;
+        p += 2;
+        store<u8>(at, IN_SHAPE);
+        store<u16>(at, <u16>load<u32>(entry), 2);
+        store<u32>(at, <u32>(entry + 4), 4);
+      } else {
+        store<u8>(at, tag == TAG_ARRAY ? IN_ARRAY : IN_OBJECT);
+      }
       depth++;
       first = true;
       out.byte(tag == TAG_ARRAY ? 0x5B : 0x7B);
@@ -105,6 +146,36 @@ export function writeJson(p: usize, end: usize): bool {
     done = depth == 0;
   }
   return done;
+}
+
+/** The depth stack's entry for the container at `depth` (1: outermost). */
+function level(depth: i32): usize {
+  return depthStack + <usize>(depth - 1) * LEVEL;
+}
+
+/**
+ * Renders a key list [p, end) — u32 count, then per key a tape string (tag 0x04/0x05 or
+ * 0x0A/0x0B, count, bytes) — as a shape entry through out.ts; false if malformed.
+ */
+export function writeShape(p: usize, end: usize): bool {
+  if (end - p < 4) return false;
+  const n = load<u32>(p);
+  p += 4;
+  if (n > 0xFFFF) return false;
+  out.bytes(p - 4, 4);
+  for (let i: u32 = 0; i < n; i++) {
+    if (p >= end) return false;
+    const tag = <u32>load<u8>(p++);
+    if (tag != TAG_KEY8 && tag != TAG_KEY16 && tag != TAG_STR8 && tag != TAG_STR16) return false;
+    const lengthAt = out.cursor();
+    out.bytes(p, 4); // a placeholder, overwritten below once the length is known
+    const start = out.needed();
+    p = string(p, end, tag == TAG_KEY16 || tag == TAG_STR16);
+    if (p == 0) return false;
+    out.byte(0x3A);
+    if (out.fits()) store<u32>(lengthAt, out.needed() - start);
+  }
+  return p == end;
 }
 
 /** SerializeJSONValue for a Number: finite → Number::toString, otherwise "null". */

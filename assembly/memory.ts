@@ -3,13 +3,14 @@
 //   allocated afterwards, so linear memory is a function of configuration, never of traffic.
 // - Regions never overlap. Staging belongs to the host between calls: the host writes a
 //   payload there and the next call reads it. Nothing the core writes lands in staging.
-// - The one later carve is the optional history ring (history_init), also configuration:
-//   it happens once and never again.
+// - The later carves are the optional history ring (history_init) and shape table
+//   (shape_init), also configuration: each happens once and never again.
 // - Every other region belongs to the core; the host only reads the outbound bytes that
 //   out_ptr/out_len name, and only until its next call into the core.
 
-/** The deepest JSON nesting the tape reader accepts (one byte of stack per level). */
+/** The deepest JSON nesting the tape reader accepts (eight bytes of stack per level). */
 export const MAX_DEPTH: i32 = 256;
+const LEVEL_BYTES: u64 = 8;
 /** Scratch for one formatted number. */
 const SCRATCH_BYTES: usize = 32;
 
@@ -42,7 +43,7 @@ export function carve(conns: i32, recordBytes: u32, outBytes: u32, stagingBytes:
   const stage = align16(out + <u64>conns * outBytes);
   const due = align16(stage + stagingBytes);
   const stack = due + <u64>conns * 4;
-  const scr = stack + <u64>MAX_DEPTH;
+  const scr = stack + <u64>MAX_DEPTH * LEVEL_BYTES;
   const end = scr + SCRATCH_BYTES;
   if (!reach(end)) return false;
   connTable = <usize>table;

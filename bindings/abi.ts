@@ -27,6 +27,8 @@ export interface SseExports {
   history_find(idLen: number): number;
   history_ptr(i: number): number;
   history_len(i: number): number;
+  shape_init(maxShapes: number, maxBytes: number): number;
+  shape_define(at: number, len: number): number;
 }
 
 export const ABI_VERSION = 1;

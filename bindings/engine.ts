@@ -18,6 +18,11 @@ export interface EngineOptions {
    * for resuming clients from their Last-Event-ID (default: none).
    */
   history?: { maxEvents: number; maxBytes: number };
+  /**
+   * Room for object shapes (key lists) the core renders once, so objects that repeat a shape
+   * cross as values only (default 256 shapes, 16 KiB of keys; false: none).
+   */
+  shapes?: { maxShapes: number; maxBytes: number } | false;
 }
 
 export interface SendOptions {
@@ -74,12 +79,14 @@ export class Engine {
     const stagingBytes = options.stagingBytes ?? 4 * this.outBytes + 4096;
     check(x.init(this.maxConnections, this.outBytes, stagingBytes, options.keepAliveMs ?? 0), "init");
     if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
+    const shapes = options.shapes ?? { maxShapes: 256, maxBytes: 16 * 1024 };
+    if (shapes) check(x.shape_init(shapes.maxShapes, shapes.maxBytes), "init");
     this.exports = x;
     // Configuration is the only time memory grows, so views taken now stay valid.
     this.u8 = new Uint8Array(x.memory.buffer);
     this.staging = x.staging_ptr();
     this.stagingEnd = this.staging + x.staging_cap();
-    this.tape = new TapeWriter(x.memory.buffer);
+    this.tape = new TapeWriter(x.memory.buffer, shapes ? (at, len) => x.shape_define(at - this.staging, len) : undefined);
   }
 
   /** Opens a connection; `lastEventId` is what the client sent in Last-Event-ID. */

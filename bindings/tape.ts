@@ -15,6 +15,8 @@ const TAG_OBJECT = 0x08;
 const TAG_OBJECT_END = 0x09;
 const TAG_KEY8 = 0x0a;
 const TAG_KEY16 = 0x0b;
+const TAG_SHAPE = 0x0c;
+const TAG_SKIP = 0x0d;
 
 /** The core's MAX_DEPTH: deeper values are refused here, before any byte is staged. */
 export const MAX_DEPTH = 256;
@@ -23,14 +25,28 @@ const SHORT = 24;
 
 const encoder = new TextEncoder();
 
+/** Asks the core to render a key list staged at [at, at + len); returns its id, or < 0. */
+export type DefineShape = (at: number, len: number) => number;
+
+interface Shape {
+  readonly id: number;
+  readonly keys: readonly string[];
+}
+
 export class TapeWriter {
   private readonly u8: Uint8Array;
   private readonly view: DataView;
   private pos = 0;
   private end = 0;
   private readonly stack: object[] = [];
+  /** Shapes the core knows, by their key list (JSON of it); null: a list that could not be defined. */
+  private readonly shapes = new Map<string, Shape | null>();
+  /** The shape last seen at each depth: objects in a loop or an array usually repeat it. */
+  private readonly recent: (Shape | undefined)[] = [];
+  /** Whether objects may use shapes in this write: not while Object.prototype has enumerable keys. */
+  private shapesUsable = false;
 
-  constructor(memory: ArrayBuffer) {
+  constructor(memory: ArrayBuffer, private readonly define?: DefineShape) {
     this.u8 = new Uint8Array(memory);
     this.view = new DataView(memory);
   }
@@ -43,6 +59,7 @@ export class TapeWriter {
     this.pos = start;
     this.end = end;
     this.stack.length = 0;
+    this.shapesUsable = this.define !== undefined && !hasEnumerableKeys(Object.prototype);
     return this.value(value, "") ? this.pos - start : -1;
   }
 
@@ -97,6 +114,8 @@ export class TapeWriter {
   }
 
   private object(o: object): void {
+    const shape = this.shapesUsable && Object.getPrototypeOf(o) === Object.prototype ? this.shapeOf(o) : undefined;
+    if (shape !== undefined) return this.shaped(o as Record<string, unknown>, shape);
     this.enter(o);
     this.tag(TAG_OBJECT);
     const record = o as Record<string, unknown>;
@@ -107,6 +126,67 @@ export class TapeWriter {
     }
     this.tag(TAG_OBJECT_END);
     this.stack.pop();
+  }
+
+  /** An object as its shape's id and its values, in the shape's key order. */
+  private shaped(o: Record<string, unknown>, shape: Shape): void {
+    this.enter(o);
+    this.room(3);
+    this.u8[this.pos] = TAG_SHAPE;
+    this.view.setUint16(this.pos + 1, shape.id, true);
+    this.pos += 3;
+    for (const k of shape.keys) if (!this.value(o[k], k)) this.tag(TAG_SKIP);
+    this.stack.pop();
+  }
+
+  /**
+   * The shape of a plain object whose own enumerable keys are exactly a known list. for-in
+   * yields own keys in the order Object.keys does (then inherited ones, which shapesUsable
+   * rules out), so comparing it with the recent shape costs no allocation.
+   */
+  private shapeOf(o: object): Shape | undefined {
+    const depth = this.stack.length;
+    const recent = this.recent[depth];
+    if (recent !== undefined) {
+      const keys = recent.keys;
+      let i = 0;
+      let same = true;
+      for (const k in o) {
+        if (keys[i] !== k) {
+          same = false;
+          break;
+        }
+        i++;
+      }
+      if (same && i === keys.length) return recent;
+    }
+    const keys = Object.keys(o);
+    if (keys.length === 0 || keys.length > MAX_SHAPE_KEYS) return undefined;
+    const name = JSON.stringify(keys);
+    let shape = this.shapes.get(name);
+    if (shape === undefined) {
+      shape = this.defineShape(keys);
+      this.shapes.set(name, shape);
+    }
+    if (shape !== null) this.recent[depth] = shape;
+    return shape ?? undefined;
+  }
+
+  /** Stages the key list past the tape written so far and has the core render it. */
+  private defineShape(keys: readonly string[]): Shape | null {
+    const mark = this.pos;
+    try {
+      this.room(4);
+      this.view.setUint32(this.pos, keys.length, true);
+      this.pos += 4;
+      for (const k of keys) this.string(k, true);
+      const id = this.define!(mark, this.pos - mark);
+      return id >= 0 ? { id, keys } : null;
+    } catch {
+      return null; // no staging room for the list: this object goes spelled out
+    } finally {
+      this.pos = mark;
+    }
   }
 
   private enter(o: object): void {
@@ -161,6 +241,14 @@ export class TapeWriter {
   private tooLarge(): Error {
     return errorFor(Status.TOO_LARGE, "the JSON payload does not fit the staging space");
   }
+}
+
+/** Objects with more keys than this are spelled out: the shape table is for small records. */
+const MAX_SHAPE_KEYS = 64;
+
+function hasEnumerableKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** Objects that might carry [[NumberData]], [[StringData]], [[BooleanData]] or [[BigIntData]]. */

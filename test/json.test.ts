@@ -1,7 +1,8 @@
 // Differential: the core's JSON text equals JSON.stringify's, byte for byte.
 import { describe, expect, it } from "vitest";
-import { BufferFullError, JsonValueError, type Engine } from "../bindings/index.js";
-import { engine, rng, text } from "./support/wasm.js";
+import type { SseExports } from "../bindings/abi.js";
+import { BufferFullError, JsonValueError, Status, type Engine } from "../bindings/index.js";
+import { engine, rng, text, wasmModule } from "./support/wasm.js";
 
 /** Sends every value as its own event and checks the concatenated frames against JSON.stringify. */
 function assertSameAsStringify(e: Engine, values: readonly unknown[]): void {
@@ -175,5 +176,67 @@ describe("payloads JSON cannot express are refused before any byte", () => {
     const boom = new Error("boom");
     expect(() => e.send(c, { x: { toJSON() { throw boom; } } })).toThrow(boom);
     expect(e.pending(c).length).toBe(0);
+  });
+});
+
+describe("object shapes (key lists the core renders once)", () => {
+  const records = Array.from({ length: 2000 }, (_, i) => ({
+    counter: i, name: i % 7 ? "sensor-7" : undefined, value: 20 + (i % 50) / 2, nested: { a: i, "b\"": [i] },
+  }));
+
+  it("serialises objects that repeat a shape, with members skipped, like JSON.stringify", () => {
+    assertSameAsStringify(engine({ outBytes: 1 << 20 }), [records, ...records.slice(0, 100)]);
+  });
+
+  it("falls back to spelled-out objects when the shape table is full or off", () => {
+    const many = Array.from({ length: 300 }, (_, i) => ({ [`k${i}`]: i, shared: true }));
+    assertSameAsStringify(engine({ outBytes: 1 << 20, shapes: { maxShapes: 2, maxBytes: 64 } }), [many, ...many]);
+    assertSameAsStringify(engine({ outBytes: 1 << 20, shapes: false }), [many, records]);
+  });
+
+  it("ignores inherited enumerable keys even when Object.prototype has some", () => {
+    const e = engine({ outBytes: 1 << 20 });
+    assertSameAsStringify(e, records.slice(0, 10)); // the shapes are now known
+    Object.defineProperty(Object.prototype, "inherited", { value: 1, enumerable: true, configurable: true });
+    try {
+      assertSameAsStringify(e, [...records.slice(0, 10), { counter: 1 }, Object.create({ own: false })]);
+    } finally {
+      delete (Object.prototype as { inherited?: number }).inherited;
+    }
+  });
+
+  it("refuses misuse of the shape table with status codes", () => {
+    const x = new WebAssembly.Instance(wasmModule(), {}).exports as unknown as SseExports;
+    expect(x.shape_init(1, 64)).toBe(Status.NOT_INIT);
+    expect(x.shape_define(0, 4)).toBe(Status.NOT_INIT);
+    x.init(1, 256, 256, 0);
+    expect(x.shape_define(0, 4)).toBe(Status.BAD_ARG); // no table yet
+    for (const [n, b] of [[0, 64], [65536, 64], [1, 15]]) expect(x.shape_init(n!, b!)).toBe(Status.BAD_ARG);
+    expect(x.shape_init(2, 32)).toBe(0);
+    expect(x.shape_init(2, 32)).toBe(Status.ALREADY_INIT);
+    const stage = (bytes: number[]) => new Uint8Array(x.memory.buffer).set(bytes, x.staging_ptr());
+    const keyList = (...keys: string[]) => [keys.length, 0, 0, 0, ...keys.flatMap((k) => [0x0a, k.length, 0, 0, 0, ...Buffer.from(k)])];
+    expect(x.shape_define(-1, 4)).toBe(Status.BAD_ARG);
+    expect(x.shape_define(250, 7)).toBe(Status.BAD_ARG);
+    stage([1, 0, 0, 0, 0x06]);
+    expect(x.shape_define(0, 5)).toBe(Status.BAD_TAPE);
+    stage(keyList("a".repeat(40)));
+    expect(x.shape_define(0, 49)).toBe(Status.CAPACITY); // more key bytes than the table has
+    stage(keyList("a", "b"));
+    expect(x.shape_define(0, 16)).toBe(0);
+    const c = x.conn_open(-1);
+    stage([0x0c, 0, 0, 0x00, 0x0d]);
+    expect(x.send(c, 8, 0, 0, 5, 0)).toBeGreaterThan(0);
+    expect(new TextDecoder().decode(new Uint8Array(x.memory.buffer, x.out_ptr(c), x.out_len(c)))).toBe('data: {"a":null}\n\n');
+    x.out_consume(c, x.out_len(c));
+    for (const tape of [[0x0c, 1, 0], [0x0c, 0], [0x0c, 0, 0, 0x00], [0x0c, 0, 0, 0x0a, 1, 0, 0, 0, 0x61, 0x00, 0x00], [0x0d]]) {
+      stage(tape);
+      expect([tape, x.send(c, 8, 0, 0, tape.length, 0)]).toEqual([tape, Status.BAD_TAPE]);
+    }
+    stage(keyList("c"));
+    expect(x.shape_define(0, 10)).toBe(1);
+    stage(keyList("d"));
+    expect(x.shape_define(0, 10)).toBe(Status.CAPACITY); // every shape id is taken
+    expect(x.out_len(c)).toBe(0);
   });
 });
