@@ -1,0 +1,778 @@
+// The call scripts behind the vectors, by category. Each names what it means to provoke; the
+// session checks the engine and the model agree, and the streams read back as intended.
+import { Status } from "../../bindings/errors.js";
+import { F, ID_UNKNOWN, Session, tapeOf } from "./session.js";
+import { utf8 } from "./reference.js";
+
+export interface Script {
+  name: string;
+  about: string;
+  run(s: Session): void;
+}
+
+/** mulberry32: a small seeded PRNG, so the corpus is the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = rng(0x5ee5eed);
+const int = (n: number): number => Math.floor(rand() * n);
+const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+
+const STD = [4, 1024, 1024, 0] as const;
+const init = (s: Session, c = STD): void => void s.init(c[0], c[1], c[2], c[3]);
+const bytesOf = (...xs: number[]): Uint8Array => new Uint8Array(xs);
+
+/** After a refusal: nothing was written and nothing counted; a good send still works. */
+function unchanged(s: Session, h: number): void {
+  s.outLen(h);
+  s.stat(h, 0);
+  s.stat(h, 1);
+  s.send(h, { text: "still fine" });
+  s.drain(h, [5]);
+}
+
+const EXPORTS: [string, number[]][] = [
+  ["abi_version", []], ["init", [1, 16, 256, 0]], ["staging_ptr", []], ["staging_cap", []], ["conn_open", [-1]],
+  ["conn_close", [65536]], ["conn_state", [65536]], ["conn_stat", [65536, 0]], ["last_id_len", [65536]],
+  ["last_id_ptr", [65536]], ["open_count", []], ["send", [65536, 0, 0, 0, 1, 0]], ["comment", [65536, 1]],
+  ["out_ptr", [65536]], ["out_len", [65536]], ["out_consume", [65536, 0]], ["tick", [0]], ["due_ptr", []],
+  ["next_deadline", []], ["history_init", [4, 256]], ["history_count", []], ["history_find", [0]], ["history_ptr", [0]],
+  ["history_len", [0]], ["shape_init", [4, 256]], ["shape_define", [0, 4]],
+];
+
+function abi(): Script[] {
+  const out: Script[] = [{
+    name: "version", about: "abi_version is 1 before and after init",
+    run: (s) => { s.abiVersion(); init(s); s.abiVersion(); },
+  }];
+  for (const [name, args] of EXPORTS) {
+    if (name === "init" || name === "abi_version") continue;
+    const want = name === "conn_stat" ? NaN : Status.NOT_INIT;
+    out.push({
+      name: `before-init/${name}`, about: `${name} before init is NOT_INIT (conn_stat: NaN) and changes nothing`,
+      run: (s) => { s.raw(name, args, want); init(s); s.openCount(); s.stagingCapCall(); },
+    });
+  }
+  return out;
+}
+
+const GOOD_CONFIGS: [number, number, number, number][] = [
+  [1, 16, 256, 0], [1, 64, 256, 0], [4, 1024, 1024, 0], [4, 16384, 4096, 0], [4, 24576, 4096, 15000],
+  [16, 4096, 8192, 30000], [64, 1024, 2048, 15000], [100, 512, 256, 1], [300, 16, 256, 0],
+  [1, 65536, 262144, 0], [1024, 4096, 16640, 0], [2, 100000, 300, 2.5],
+];
+const BAD_CONFIGS: [string, [number, number, number, number]][] = [
+  ["zero-conns", [0, 1024, 1024, 0]], ["negative-conns", [-1, 1024, 1024, 0]], ["too-many-conns", [65536, 16, 256, 0]],
+  ["out-15", [1, 15, 256, 0]], ["out-negative", [1, -16, 256, 0]], ["out-over-1GiB", [1, 2 ** 30 + 1, 256, 0]],
+  ["staging-255", [1, 16, 255, 0]], ["staging-over-1GiB", [1, 16, 2 ** 30 + 1, 0]], ["staging-negative", [1, 16, -256, 0]],
+  ["keepalive-negative", [1, 16, 256, -1]], ["keepalive-nan", [1, 16, 256, NaN]], ["keepalive-infinity", [1, 16, 256, Infinity]],
+];
+
+function initScripts(): Script[] {
+  const out: Script[] = GOOD_CONFIGS.map(([c, o, st, ka]) => ({
+    name: `config/${c}x${o}+${st}@${ka}`, about: `init(${c}, ${o}, ${st}, ${ka}) carves its regions; one event goes through`,
+    run: (s) => {
+      s.init(c, o, st, ka);
+      s.stagingCapCall();
+      s.stagingPtr();
+      s.openCount();
+      s.nextDeadline();
+      const h = s.open();
+      s.send(h, { text: "ok" });
+      s.drain(h, [3]);
+      s.nextDeadline();
+    },
+  }));
+  for (const [name, cfg] of BAD_CONFIGS) {
+    out.push({
+      name: `refused/${name}`, about: `init(${cfg.join(", ")}) is BAD_ARG and leaves the engine uninitialised`,
+      run: (s) => { s.init(...cfg, Status.BAD_ARG); s.stagingCapCall(); s.openCount(); init(s); s.stagingCapCall(); },
+    });
+  }
+  out.push(
+    {
+      name: "twice", about: "a second init is ALREADY_INIT, whatever its config, and changes nothing",
+      run: (s) => { init(s); s.init(8, 64, 512, 100, Status.ALREADY_INIT); s.init(4, 1024, 1024, 0, Status.ALREADY_INIT); s.stagingCapCall(); s.nextDeadline(); },
+    },
+    {
+      name: "twice-after-refusal", about: "a refused init does not count: the next one succeeds, the one after is ALREADY_INIT",
+      run: (s) => { s.init(0, 16, 256, 0, Status.BAD_ARG); init(s); s.init(...STD, Status.ALREADY_INIT); },
+    },
+    {
+      name: "no-memory/huge", about: "65535 connections of 1 GiB do not fit any wasm32 memory: NO_MEMORY, then a fitting init works",
+      run: (s) => { s.init(65535, 2 ** 30, 2 ** 30, 0, Status.NO_MEMORY); s.stagingCapCall(); init(s); s.stagingCapCall(); },
+    },
+    {
+      name: "no-memory/past-2GiB", about: "two 1 GiB connections pass 2^31: NO_MEMORY",
+      run: (s) => { s.init(2, 2 ** 30, 256, 0, Status.NO_MEMORY); s.openCount(); init(s); s.openCount(); },
+    },
+  );
+  return out;
+}
+
+const LAST_IDS: [string, Uint8Array | string][] = [
+  ["empty", ""], ["digits", "42"], ["unicode", "évènement-ü-✓"], ["spaces", " padded id "], ["max-256", "i".repeat(256)],
+  ["colon", "a:b"], ["high-bytes", bytesOf(0xff, 0xfe, 0x41)],
+];
+const BAD_LAST_IDS: [string, Uint8Array | string, number][] = [
+  ["lf", "1\n2", Status.ID], ["cr", "\r", Status.ID], ["nul", "a\0b", Status.ID], ["257-bytes", "j".repeat(257), Status.ID_TOO_LONG],
+  ["300-bytes-with-lf", "k".repeat(299) + "\n", Status.ID], ["crlf", "x\r\n", Status.ID],
+];
+
+function open(): Script[] {
+  const out: Script[] = [{
+    name: "no-last-id", about: "without Last-Event-ID: last_id_len 0 and conn_stat 6 says none",
+    run: (s) => { init(s); const h = s.open(); s.state(h); s.lastId(h); s.stat(h, 6); s.openCount(); },
+  }];
+  for (const [name, id] of LAST_IDS) {
+    out.push({
+      name: `last-id/${name}`, about: "Last-Event-ID is remembered until an event sends an id, which replaces it",
+      run: (s) => {
+        init(s);
+        const h = s.open(id);
+        s.lastId(h);
+        s.stat(h, 6);
+        s.send(h, { text: "no id here" });
+        s.lastId(h);
+        s.send(h, { id: "next", text: "with id" });
+        s.lastId(h);
+        s.drain(h, [11]);
+      },
+    });
+  }
+  for (const [name, id, code] of BAD_LAST_IDS) {
+    out.push({
+      name: `refused/${name}`, about: `a Last-Event-ID with ${name} is refused (${code}); no slot is taken`,
+      run: (s) => { init(s); s.open(id, { expect: code }); s.openCount(); const h = s.open("fine"); s.lastId(h); },
+    });
+  }
+  out.push(
+    { name: "refused/len-minus-2", about: "lastIdLen below -1 is BAD_ARG", run: (s) => { init(s); s.open(null, { len: -2, expect: Status.BAD_ARG }); s.openCount(); } },
+    { name: "refused/len-past-staging", about: "lastIdLen past staging is BAD_ARG", run: (s) => { init(s); s.open(null, { len: 1025, expect: Status.BAD_ARG }); s.openCount(); } },
+  );
+  for (const cap of [1, 3, 8]) {
+    out.push({
+      name: `capacity/${cap}`, about: `with ${cap} slots the next open is CAPACITY; closing one frees a slot for a new handle`,
+      run: (s) => {
+        s.init(cap, 64, 256, 0);
+        const hs = Array.from({ length: cap }, () => s.open());
+        s.open(null, { expect: Status.CAPACITY });
+        s.openCount();
+        s.close(hs[cap >> 1]!);
+        s.openCount();
+        const h = s.open("back");
+        s.lastId(h);
+        s.open(null, { expect: Status.CAPACITY });
+        s.state(hs[cap >> 1]!);
+      },
+    });
+  }
+  out.push({
+    name: "generations", about: "one slot opened and closed 60 times: every handle is new; old ones stay dead",
+    run: (s) => {
+      s.init(1, 64, 256, 0);
+      const old: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const h = s.open();
+        if (i % 10 === 0) for (const o of old.slice(-3)) s.state(o);
+        s.send(h, { text: `gen ${i}` });
+        if (i % 2) s.drain(h, [7]);
+        s.close(h);
+        old.push(h);
+      }
+      s.openCount();
+    },
+  });
+  return out;
+}
+
+const TEXTS: [string, Uint8Array | string][] = [
+  ["empty", ""], ["one-char", "x"], ["words", "hello world"], ["lf", "a\nb"], ["crlf", "a\r\nb"], ["cr", "a\rb"],
+  ["blank-line", "a\n\nb"], ["only-lf", "\n"], ["only-crlf", "\r\n"], ["only-cr", "\r"], ["cr-cr-lf-lf", "\r\r\n\n"],
+  ["trailing-lf", "trailing\n"], ["leading-space", " leading space"], ["two-spaces", "  two"], ["fake-data", "data: fake"],
+  ["fake-event", "x\nevent: evil\nid: 666"], ["colon-start", ":not a comment"], ["tab", "tab\tsep"], ["nul", "nul\0in"],
+  ["unicode", "ünïcödé ✓ 🎉 中文"], ["invalid-utf8", bytesOf(0xff, 0x0a, 0xc3, 0x28, 0x80)], ["long-line", "L".repeat(700)],
+  ["many-lines", Array.from({ length: 60 }, (_, i) => `line ${i}`).join("\n")],
+  ["mixed-breaks", "a\rb\nc\r\nd\n\re"], ["bom-inside", "x\ufeffy"], ["eight-byte-runs", "12345678\n12345678abcdefgh\r"],
+];
+
+function sendText(): Script[] {
+  return TEXTS.map(([name, text], i) => ({
+    name: `text/${name}`, about: "text data: one `data: ` line per line; CRLF, CR and LF each end one line",
+    run: (s) => {
+      s.init(2, 2048, 1024, 0);
+      const h = s.open();
+      s.send(h, { text });
+      if (i % 2) s.send(h, { event: "e" + i, id: String(i), text });
+      s.drain(h, [1 + (i % 5)]);
+      s.stat(h, 0);
+    },
+  }));
+}
+
+function sendFields(): Script[] {
+  const out: Script[] = [];
+  for (let flags = 0; flags < 32; flags++) {
+    out.push({
+      name: `flags/${flags}`, about: `flags ${flags}: fields in the order event, id, retry, data`,
+      run: (s) => {
+        init(s);
+        const h = s.open();
+        const json = flags & F.JSON;
+        s.send(h, {
+          flags,
+          ...(flags & F.EVENT ? { event: "update" } : {}),
+          ...(flags & F.ID ? { id: "7" } : {}),
+          ...(flags & F.RETRY ? { retry: 2500 } : {}),
+          ...(json ? { tape: tapeOf({ n: 1, s: "two" }) } : { text: "payload" }),
+        });
+        s.drain(h, [4]);
+        s.lastId(h);
+        s.stat(h, 4);
+      },
+    });
+  }
+  const events: [string, string | Uint8Array][] = [
+    ["empty", ""], ["message", "message"], ["space", "a b"], ["unicode", "ünï✓"], ["300-bytes", "e".repeat(300)],
+    ["colon", ":colon"], ["nul", "a\0b"], ["tab", "\t"],
+  ];
+  for (const [name, event] of events) {
+    out.push({ name: `event/${name}`, about: "event names may hold any byte but CR and LF", run: (s) => { init(s); const h = s.open(); s.send(h, { event, text: "d" }); s.drain(h, [9]); } });
+  }
+  const ids: [string, string][] = [["empty", ""], ["zero", "0"], ["256", "x".repeat(256)], ["unicode", "ид-✓"], ["spaces", " a b "]];
+  for (const [name, id] of ids) {
+    out.push({ name: `id/${name}`, about: "ids up to 256 bytes are sent and remembered; an empty id resets", run: (s) => { init(s); const h = s.open("prior"); s.send(h, { id, text: "d" }); s.lastId(h); s.stat(h, 6); s.drain(h, [64]); } });
+  }
+  for (const retry of [0, 1, 3000, 2 ** 31, Number.MAX_SAFE_INTEGER, -0]) {
+    out.push({ name: `retry/${Object.is(retry, -0) ? "minus-zero" : retry}`, about: "retry is a non-negative integer below 2^53", run: (s) => { init(s); const h = s.open(); s.send(h, { retry, noData: true }); s.stat(h, 4); s.send(h, { retry, text: "x" }); s.drain(h, [2]); } });
+  }
+  out.push({
+    name: "lengths-ignored-without-flag", about: "a length whose flag is unset is ignored, however wrong",
+    run: (s) => { init(s); const h = s.open(); s.send(h, { text: "d", lens: { event: -5, id: 99999 } }); s.send(h, { noData: true, id: "1", lens: { data: -1 } }); s.drain(h, [3]); },
+  });
+  const refusals: [string, Parameters<Session["send"]>[1], number][] = [
+    ["event-lf", { event: "a\nb", text: "x" }, Status.EVENT_NAME], ["event-cr", { event: "a\r", text: "x" }, Status.EVENT_NAME],
+    ["event-only-lf", { event: "\n", text: "x" }, Status.EVENT_NAME], ["id-lf", { id: "1\n", text: "x" }, Status.ID],
+    ["id-cr", { id: "\r", text: "x" }, Status.ID], ["id-nul", { id: "a\0b", text: "x" }, Status.ID],
+    ["id-257", { id: "y".repeat(257), text: "x" }, Status.ID_TOO_LONG], ["id-400-with-nul", { id: "y".repeat(399) + "\0", text: "x" }, Status.ID],
+    ["retry-negative", { retry: -1, text: "x" }, Status.RETRY], ["retry-fraction", { retry: 1.5, text: "x" }, Status.RETRY],
+    ["retry-nan", { retry: NaN, text: "x" }, Status.RETRY], ["retry-infinity", { retry: Infinity, text: "x" }, Status.RETRY],
+    ["retry-minus-infinity", { retry: -Infinity, noData: true }, Status.RETRY], ["retry-2^53", { retry: 2 ** 53, text: "x" }, Status.RETRY],
+    ["retry-1e300", { retry: 1e300, text: "x" }, Status.RETRY], ["flag-64", { flags: 64, text: "x" }, Status.BAD_ARG],
+    ["record-without-history", { flags: F.RECORD, id: "1", text: "x" }, Status.BAD_ARG],
+    ["flags-minus-1", { flags: -1, text: "x" }, Status.BAD_ARG], ["event-len-negative", { event: "e", lens: { event: -1 }, text: "x" }, Status.BAD_ARG],
+    ["id-len-past-staging", { id: "1", lens: { id: 1025 }, text: "x" }, Status.BAD_ARG],
+    ["data-len-past-staging", { event: "ev", text: "x", lens: { data: 1023 } }, Status.BAD_ARG],
+    ["data-len-negative", { text: "x", lens: { data: -1 } }, Status.BAD_ARG],
+    ["bad-event-and-bad-id", { event: "\n", id: "\n", text: "x" }, Status.EVENT_NAME],
+    ["bad-id-and-bad-retry", { id: "\0", retry: -1, text: "x" }, Status.ID],
+  ];
+  for (const [name, spec, code] of refusals) {
+    out.push({
+      name: `refused/${name}`, about: `refused with ${code}: no byte written, nothing counted`,
+      run: (s) => { init(s); const h = s.open("kept"); s.send(h, { ...spec, expect: code }); s.lastId(h); s.stat(h, 4); unchanged(s, h); },
+    });
+  }
+  out.push(
+    {
+      name: "too-large", about: "a frame larger than the whole outbound space is TOO_LARGE, even when nothing is pending",
+      run: (s) => { s.init(1, 64, 256, 0); const h = s.open(); s.send(h, { text: "z".repeat(100), expect: Status.TOO_LARGE }); s.send(h, { text: "z".repeat(57) }); s.send(h, { text: "z".repeat(58), expect: Status.TOO_LARGE }); s.drain(h, [64]); },
+    },
+    {
+      name: "no-space-then-drain", about: "a frame that fits only after draining is NO_SPACE; after a drain it goes",
+      run: (s) => {
+        s.init(1, 64, 256, 0);
+        const h = s.open();
+        s.send(h, { text: "a".repeat(30) });
+        s.send(h, { text: "b".repeat(30), expect: Status.NO_SPACE });
+        s.drain(h, [7], 20);
+        s.send(h, { text: "b".repeat(40), expect: Status.NO_SPACE });
+        s.drain(h, [7]);
+        s.send(h, { text: "b".repeat(30) });
+        s.outPtr(h);
+        s.drain(h, [13]);
+      },
+    },
+    {
+      name: "exact-fit", about: "a frame of exactly the free space fits; one byte more is NO_SPACE",
+      run: (s) => { s.init(1, 32, 256, 0); const h = s.open(); s.send(h, { text: "12345" }); s.send(h, { text: "x".repeat(11) }); s.send(h, { text: "", expect: Status.NO_SPACE }); s.drain(h, [32]); s.send(h, { text: "y".repeat(24) }); s.drain(h, [1]); },
+    },
+  );
+  return out;
+}
+
+/** A random JSON-able value: nested containers, awkward strings and numbers. */
+function randomValue(depth: number): unknown {
+  const strings = ["", "plain", "quote\"back\\slash", "ctl\u0001\u001f\b\f\n\r\t", "ü✓🎉", "\ud800lone", "trail\udfff", "\udbff\udfff", "</script>", "\u2028\u2029", "\u007f\u0080\u07ff\u0800\uffff"];
+  const numbers = [0, -0, 1, -1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, 1.7976931348623157e308, NaN, Infinity, -Infinity, 2 ** 53, 0.000001, 1e-6, 4.35, 100, 1 / 3];
+  const r = int(depth > 3 ? 6 : 9);
+  switch (r) {
+    case 0: return null;
+    case 1: return rand() < 0.5;
+    case 2: case 3: return pick(numbers) ?? rand() * 1e6;
+    case 4: case 5: return pick(strings) + (rand() < 0.3 ? String(int(1000)) : "");
+    case 6: return Array.from({ length: int(5) }, () => randomValue(depth + 1));
+    default: {
+      const o: Record<string, unknown> = {};
+      for (let i = int(5); i > 0; i--) o[pick(["a", "", "key", "k\"q", "ключ", "\ud83d\ude00", "n" + int(9)])] = randomValue(depth + 1);
+      return o;
+    }
+  }
+}
+
+const le32 = (n: number): number[] => [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255];
+const str8 = (tag: number, s: string): number[] => { const b = utf8(s); return [tag, ...le32(b.length), ...b]; };
+const str16 = (tag: number, s: string): number[] => [tag, ...le32(s.length), ...Array.from(s).flatMap((_, i) => [s.charCodeAt(i) & 255, s.charCodeAt(i) >> 8]).slice(0, 2 * s.length)];
+const num = (x: number): number[] => { const b = new Uint8Array(9); b[0] = 3; new DataView(b.buffer).setFloat64(1, x, true); return [...b]; };
+
+function json(): Script[] {
+  const out: Script[] = [];
+  for (let i = 0; i < 60; i++) {
+    const value = i < 8 ? [null, true, false, 42, "s", [], {}, -0][i] : randomValue(0);
+    out.push({
+      name: `value/${i}`, about: "JSON data is byte-identical to JSON.stringify and parses back to the value",
+      run: (s) => { s.init(1, 8192, 8192, 0); const h = s.open(); s.send(h, { json: value, ...(i % 3 === 0 ? { event: "j", id: `${i}` } : {}) }); s.drain(h, [1 + (i % 17)]); },
+    });
+  }
+  const nest = (n: number): unknown => (n === 0 ? 0 : [nest(n - 1)]);
+  out.push({ name: "depth-256", about: "256 levels of nesting are accepted", run: (s) => { s.init(1, 2048, 4096, 0); const h = s.open(); s.send(h, { json: nest(256) }); s.drain(h, [100]); } });
+  const handMade: [string, number[]][] = [
+    ["str16-plain", str16(5, "utf-16 text")], ["str16-surrogates", str16(5, "a\ud83d\ude00b\udc00")],
+    ["key16", [8, ...str16(0x0b, "ключ"), ...num(1), 9]], ["duplicate-keys", [8, ...str8(0x0a, "a"), 0, ...str8(0x0a, "a"), 2, 9]],
+    ["mixed", [6, ...str8(4, "x"), ...str16(5, "y"), 8, 9, 6, 7, 7]],
+  ];
+  for (const [name, tape] of handMade) {
+    out.push({ name: `tape/${name}`, about: "hand-made tapes: UTF-16 strings and keys, duplicate keys", run: (s) => { init(s); const h = s.open(); s.send(h, { tape: new Uint8Array(tape) }); s.drain(h, [6]); } });
+  }
+  const malformed: [string, number[]][] = [
+    ["empty", []], ["unknown-tag-0c", [0x0c]], ["unknown-tag-ff", [0xff]], ["truncated-number", [3, 0, 0, 0, 0]],
+    ["truncated-length", [4, 1, 0]], ["string-past-end", [4, 5, 0, 0, 0, 0x61]], ["str16-past-end", [5, 2, 0, 0, 0, 0x61, 0, 0x62]],
+    ["unclosed-array", [6, 0]], ["unclosed-object", [8, ...str8(0x0a, "k"), 0]], ["two-values", [0, 0]],
+    ["key-at-top", str8(0x0a, "k")], ["key-in-array", [6, ...str8(0x0a, "k"), 7]], ["value-for-key", [8, 0, 9]],
+    ["key-without-value", [8, ...str8(0x0a, "k"), 9]], ["array-end-in-object", [8, 7]], ["object-end-in-array", [6, 9]],
+    ["lone-end", [7]], ["trailing-after-array", [6, 7, 7]], ["depth-257", [...Array(257).fill(6), ...Array(257).fill(7)]],
+    ["key-then-key", [8, ...str8(0x0a, "a"), ...str8(0x0a, "b"), 0, 9]],
+  ];
+  for (const [name, tape] of malformed) {
+    out.push({
+      name: `bad-tape/${name}`, about: "a malformed tape is BAD_TAPE: nothing written",
+      run: (s) => { init(s); const h = s.open(); s.send(h, { tape: new Uint8Array(tape), expect: Status.BAD_TAPE }); unchanged(s, h); },
+    });
+  }
+  out.push({
+    name: "bad-tape-beats-too-large", about: "a malformed tape that would also not fit is BAD_TAPE",
+    run: (s) => { s.init(1, 16, 256, 0); const h = s.open(); s.send(h, { tape: new Uint8Array([6, ...str8(4, "q".repeat(40))]), expect: Status.BAD_TAPE }); s.outLen(h); },
+  });
+  out.push({
+    name: "json-too-large", about: "JSON text longer than the outbound space is TOO_LARGE (escapes count)",
+    run: (s) => { s.init(1, 64, 256, 0); const h = s.open(); s.send(h, { json: "\u0001".repeat(10), expect: Status.TOO_LARGE }); s.send(h, { json: "\u0001".repeat(8) }); s.drain(h, [5]); },
+  });
+  return out;
+}
+
+function comment(): Script[] {
+  const texts: [string, string][] = [["empty", ""], ["word", "hello"], ["lf", "a\nb"], ["breaks", "a\r\nb\rc\n"], ["space", " spaced"], ["colon", ": colon"], ["unicode", "ü ✓"], ["long", "c".repeat(500)]];
+  const out: Script[] = texts.map(([name, text]) => ({
+    name: `text/${name}`, about: "a comment: every line `: line`; not an event",
+    run: (s) => { s.init(1, 1024, 1024, 0); const h = s.open(); s.comment(h, text); s.send(h, { text: "after" }); s.stat(h, 0); s.drain(h, [3]); },
+  }));
+  out.push(
+    { name: "refused/len-negative", about: "comment length -1 is BAD_ARG", run: (s) => { init(s); const h = s.open(); s.comment(h, "", { len: -1, expect: Status.BAD_ARG }); unchanged(s, h); } },
+    { name: "refused/len-past-staging", about: "a comment longer than staging is BAD_ARG", run: (s) => { init(s); const h = s.open(); s.comment(h, "", { len: 1025, expect: Status.BAD_ARG }); unchanged(s, h); } },
+    { name: "refused/too-large", about: "a comment larger than the outbound space is TOO_LARGE", run: (s) => { s.init(1, 32, 256, 0); const h = s.open(); s.comment(h, "x".repeat(40), { expect: Status.TOO_LARGE }); s.outLen(h); } },
+    { name: "refused/no-space", about: "a comment that fits only after draining is NO_SPACE", run: (s) => { s.init(1, 32, 256, 0); const h = s.open(); s.comment(h, "x".repeat(20)); s.comment(h, "y".repeat(20), { expect: Status.NO_SPACE }); s.drain(h, [8]); s.comment(h, "y".repeat(20)); s.drain(h, [8]); } },
+  );
+  return out;
+}
+
+function close(): Script[] {
+  const stale = (s: Session, h: number): void => {
+    s.close(h); s.state(h); s.stat(h, 0); s.lastId(h); s.send(h, { text: "x" }); s.comment(h, "x");
+    s.outPtr(h); s.outLen(h); s.consume(h, 0);
+  };
+  return [
+    { name: "stale-handle", about: "after close every per-connection export is UNKNOWN_CONN (conn_stat: NaN)", run: (s) => { init(s); const h = s.open(); s.send(h, { text: "x" }); s.close(h); stale(s, h); s.openCount(); } },
+    { name: "close-twice", about: "closing twice is UNKNOWN_CONN", run: (s) => { init(s); const h = s.open(); s.close(h); s.close(h); s.openCount(); } },
+    { name: "handle-zero", about: "handle 0 is never valid", run: (s) => { init(s); s.open(); stale(s, 0); } },
+    { name: "handle-negative", about: "negative handles are UNKNOWN_CONN", run: (s) => { init(s); s.open(); stale(s, -1); stale(s, -65536); } },
+    { name: "handle-max", about: "0x7fffffff is UNKNOWN_CONN", run: (s) => { init(s); stale(s, 0x7fffffff); } },
+    { name: "slot-out-of-range", about: "a slot past maxConns is UNKNOWN_CONN", run: (s) => { s.init(2, 64, 256, 0); s.open(); stale(s, (1 << 16) | 5); stale(s, (1 << 16) | 2); } },
+    { name: "never-opened-slot", about: "a free slot's handle is UNKNOWN_CONN", run: (s) => { s.init(3, 64, 256, 0); const h = s.open(); stale(s, h + 1); s.state(h); } },
+    {
+      name: "old-generation", about: "a handle from before the slot was reused stays dead",
+      run: (s) => { s.init(1, 64, 256, 0); const a = s.open(); s.close(a); const b = s.open(); stale(s, a); s.state(b); s.send(b, { text: "b" }); s.drain(b, [4]); },
+    },
+    {
+      name: "drops-pending", about: "close drops pending bytes; the slot's next connection starts empty",
+      run: (s) => { s.init(1, 256, 256, 0); const a = s.open("x"); s.send(a, { text: "never read" }); s.close(a); const b = s.open(); s.outLen(b); s.stat(b, 1); s.lastId(b); s.stat(b, 6); },
+    },
+    {
+      name: "interleaved", about: "closing one connection leaves the others' bytes alone",
+      run: (s) => {
+        s.init(4, 256, 256, 0);
+        const hs = [s.open(), s.open(), s.open()];
+        hs.forEach((h, i) => s.send(h, { text: `to ${i}` }));
+        s.close(hs[1]!);
+        s.drain(hs[0]!, [3]);
+        s.drain(hs[2]!, [100]);
+        const n = s.open();
+        s.send(n, { text: "new" });
+        s.drain(n, [2]);
+        s.openCount();
+      },
+    },
+  ];
+}
+
+function drain(): Script[] {
+  const out: Script[] = [];
+  for (const chunks of [[1], [2], [3], [7], [13], [64], [5, 1, 9], [1000], [17, 3]]) {
+    out.push({
+      name: `chunks/${chunks.join("-")}`, about: `pending bytes drained ${chunks.join(", ")} at a time are the frames, in order`,
+      run: (s) => {
+        s.init(1, 1024, 1024, 0);
+        const h = s.open();
+        for (let i = 0; i < 6; i++) s.send(h, { event: `e${i}`, id: `${i}`, text: `line ${i}\nsecond ${i}` });
+        s.outLen(h);
+        s.outPtr(h);
+        s.drain(h, chunks);
+        s.outLen(h);
+        s.stat(h, 2);
+        s.stat(h, 3);
+      },
+    });
+  }
+  out.push(
+    {
+      name: "partial-then-more", about: "a partial drain, then more frames: the rest and the new frames follow in order",
+      run: (s) => {
+        s.init(1, 128, 256, 0);
+        const h = s.open();
+        for (let round = 0; round < 8; round++) {
+          s.send(h, { text: `round ${round} ${"p".repeat(round * 5)}` });
+          s.drain(h, [3, 5], 11 + round);
+          s.outLen(h);
+        }
+        s.drain(h, [9]);
+      },
+    },
+    {
+      name: "consume-checks", about: "out_consume of -1 or more than pending is BAD_ARG; 0 is fine",
+      run: (s) => {
+        init(s);
+        const h = s.open();
+        s.send(h, { text: "abc" });
+        s.consume(h, -1, Status.BAD_ARG);
+        s.consume(h, 100, Status.BAD_ARG);
+        s.consume(h, 0);
+        s.consume(h, 4);
+        s.outLen(h);
+        s.consume(h, 9, Status.BAD_ARG);
+        s.drain(h, [2]);
+        s.consume(h, 1, Status.BAD_ARG);
+        s.stat(h, 2);
+      },
+    },
+    {
+      name: "fill-drain-cycles", about: "filling the space to NO_SPACE and draining in odd pieces, many times over",
+      run: (s) => {
+        s.init(1, 100, 256, 0);
+        const h = s.open();
+        for (let i = 0; i < 25; i++) {
+          let r = 0;
+          for (let k = 0; r >= 0; k++) r = s.send(h, { text: `${i}.${k}` });
+          s.drain(h, [1 + (i % 6)], 20 + i);
+        }
+        s.drain(h, [4]);
+      },
+    },
+  );
+  return out;
+}
+
+function time(): Script[] {
+  return [
+    { name: "off", about: "keep-alive 0: tick lists nothing, deadlines are Infinity", run: (s) => { init(s); const h = s.open(); s.tick(1e9); s.nextDeadline(); s.stat(h, 5); s.outLen(h); } },
+    { name: "no-conns", about: "with no connection open, next_deadline is Infinity and tick lists nothing", run: (s) => { s.init(2, 64, 256, 100); s.nextDeadline(); s.tick(500); s.dueCall(); } },
+    {
+      name: "one-conn", about: "a keep-alive `:` is due keepAliveMs after the last bytes; tick lists the handle",
+      run: (s) => { s.init(2, 64, 256, 1000); const h = s.open(); s.stat(h, 5); s.nextDeadline(); s.tick(999); s.tick(1000); s.dueCall(); s.stat(h, 5); s.nextDeadline(); s.drain(h, [1]); s.tick(1500); s.tick(2000); s.drain(h, [2]); },
+    },
+    {
+      name: "send-resets", about: "any bytes restart the keep-alive",
+      run: (s) => { s.init(2, 256, 256, 1000); const h = s.open(); s.tick(600); s.send(h, { text: "x" }); s.stat(h, 5); s.tick(1000); s.tick(1600); s.comment(h, "c"); s.tick(2500); s.tick(2600); s.drain(h, [5]); s.nextDeadline(); },
+    },
+    {
+      name: "slot-order", about: "due handles are listed in slot order",
+      run: (s) => {
+        s.init(5, 64, 256, 100);
+        const hs = [s.open(), s.open(), s.open(), s.open()];
+        s.close(hs[1]!);
+        s.tick(50);
+        const late = s.open();
+        s.tick(100);
+        s.tick(150);
+        s.nextDeadline();
+        for (const h of [hs[0]!, hs[2]!, hs[3]!, late]) s.drain(h, [2]);
+      },
+    },
+    {
+      name: "full-space", about: "a connection whose space is full is listed but gets no keep-alive",
+      run: (s) => { s.init(1, 16, 256, 10); const h = s.open(); s.send(h, { text: "123456789" }); s.tick(10); s.outLen(h); s.stat(h, 5); s.drain(h, [16]); s.tick(20); s.drain(h, [2]); },
+    },
+    {
+      name: "refused", about: "tick with a negative, NaN or infinite time is BAD_ARG and changes nothing",
+      run: (s) => { s.init(1, 64, 256, 10); const h = s.open(); for (const t of [-1, NaN, Infinity, -Infinity]) s.tick(t); s.outLen(h); s.nextDeadline(); s.tick(10); s.drain(h, [2]); },
+    },
+    {
+      name: "backwards", about: "time may go backwards: deadlines follow the time tick last said",
+      run: (s) => { s.init(1, 64, 256, 100); const h = s.open(); s.tick(1000); s.tick(500); s.send(h, { text: "x" }); s.stat(h, 5); s.tick(599); s.tick(600); s.drain(h, [3]); },
+    },
+    {
+      name: "fractional", about: "fractional keep-alive and times are kept exactly",
+      run: (s) => { s.init(2, 64, 256, 2.5); const h = s.open(); s.tick(0.1); s.stat(h, 5); s.tick(2.5); s.tick(2.6); s.nextDeadline(); s.drain(h, [1]); },
+    },
+    {
+      name: "many", about: "60 connections with staggered traffic",
+      run: (s) => {
+        s.init(64, 64, 256, 1000);
+        const hs: number[] = [];
+        for (let t = 0; t < 60; t++) { s.tick(t * 37); hs.push(s.open()); if (t % 3 === 0) s.send(hs[t >> 1]!, { text: `${t}` }); }
+        for (let t = 3000; t < 6000; t += 400) { s.tick(t); s.nextDeadline(); }
+        for (const h of hs) s.drain(h, [64]);
+      },
+    },
+  ];
+}
+
+function stats(): Script[] {
+  return [0, 1, 2, 3].map((variant) => ({
+    name: `all/${variant}`, about: "conn_stat 0..6 track events, bytes framed/drained/pending, retry, deadline, last id; other indexes are NaN",
+    run: (s) => {
+      s.init(2, 512, 512, variant * 250);
+      const h = s.open(variant % 2 ? "seen" : null);
+      s.send(h, { text: "a", retry: 100 * variant });
+      s.comment(h, "c");
+      s.send(h, { json: { v: variant }, id: "" });
+      s.drain(h, [variant + 1], 10 + variant);
+      for (const which of [0, 1, 2, 3, 4, 5, 6, 7, -1, 100]) s.stat(h, which);
+    },
+  }));
+}
+
+function random(): Script[] {
+  return Array.from({ length: 8 }, (_, n) => ({
+    name: `stream/${n}`, about: "a long random script: sends, comments, drains, closes, ticks; every stream reads back as meant",
+    run: (s) => {
+      const ka = n % 2 ? 300 : 0;
+      s.init(4, 256 + 128 * (n % 3), 1024, ka);
+      const open: number[] = [];
+      let now = 0;
+      for (let op = 0; op < 300; op++) {
+        const h = open.length ? pick(open) : 0;
+        const r = int(20);
+        if (!open.length || (r === 0 && open.length < 4)) open.push(s.open(rand() < 0.3 ? `r${op}` : null));
+        else if (r < 7) s.send(h, { text: pick(TEXTS)[1], ...(rand() < 0.3 ? { event: "ev" } : {}), ...(rand() < 0.3 ? { id: `${op}` } : {}) });
+        else if (r < 10) s.send(h, { json: randomValue(2), ...(rand() < 0.2 ? { retry: int(5000) } : {}) });
+        else if (r < 11) s.comment(h, pick(["k", "a\nb", ""]));
+        else if (r < 16) s.drain(h, [1 + int(20), 1 + int(5)], rand() < 0.5 ? int(200) : Infinity);
+        else if (r < 17 && open.length > 1) { s.close(h); open.splice(open.indexOf(h), 1); }
+        else if (r < 19) { now += int(400); s.tick(now); }
+        else { s.stat(h, int(7)); s.nextDeadline(); }
+      }
+      for (const h of open) s.drain(h, [97]);
+    },
+  }));
+}
+
+function history(): Script[] {
+  const rec = (s: Session, h: number, id: string, text: string, expect?: number): number =>
+    s.send(h, { flags: F.RECORD, id, text, ...(expect === undefined ? {} : { expect }) });
+  const out: Script[] = [
+    {
+      name: "basic", about: "recorded frames are kept under their ids; history_find gives the newest position",
+      run: (s) => {
+        init(s); s.historyInit(8, 1024); s.historyCount();
+        const h = s.open();
+        for (const id of ["1", "2", "3", "2"]) rec(s, h, id, `event ${id}`);
+        s.send(h, { id: "4", text: "not recorded" });
+        for (const id of ["1", "2", "3", "4", "", "22"]) s.historyFind(id);
+        for (let i = -1; i <= 4; i++) s.historyFrame(i);
+        s.drain(h, [8]);
+      },
+    },
+    {
+      name: "refused", about: "history_init before init, twice or out of range; record without an id or a history",
+      run: (s) => {
+        s.historyInit(4, 256, Status.NOT_INIT);
+        init(s);
+        const h = s.open();
+        rec(s, h, "1", "x", Status.BAD_ARG);
+        for (const [e, b] of [[0, 256], [2 ** 20 + 1, 256], [4, 15], [4, 2 ** 30 + 1], [-1, 256]] as const) s.historyInit(e, b, Status.BAD_ARG);
+        s.historyInit(4, 256);
+        s.historyInit(4, 256, Status.ALREADY_INIT);
+        s.send(h, { flags: F.RECORD, text: "no id", expect: Status.BAD_ARG });
+        s.historyFind("", { len: -1, expect: Status.BAD_ARG });
+        s.historyFind("", { len: 1025, expect: Status.BAD_ARG });
+        s.historyFind("nope", { expect: ID_UNKNOWN });
+        unchanged(s, h);
+        s.historyCount();
+      },
+    },
+    {
+      name: "beyond-two-pages", about: "a 125 KB history fits the release build; the mcu build says NO_MEMORY",
+      run: (s) => { init(s); s.historyInit(16, 125000); const h = s.open(); rec(s, h, "1", "kept"); s.historyFrame(0); s.historyFind("1"); },
+    },
+    {
+      name: "too-large-empties", about: "a frame larger than the whole ring empties the history instead of leaving a gap",
+      run: (s) => { init(s); s.historyInit(8, 64); const h = s.open(); rec(s, h, "a", "small"); rec(s, h, "b", "x".repeat(80)); s.historyFind("a"); rec(s, h, "c", "after"); s.historyFrame(0); s.drain(h, [50]); },
+    },
+  ];
+  for (const [events, bytes] of [[3, 4096], [16, 100], [5, 160], [64, 1000], [1, 64]] as const) {
+    out.push({
+      name: `ring/${events}x${bytes}`, about: `${events} events / ${bytes} bytes: always a gap-free run of the newest frames`,
+      run: (s) => {
+        s.init(2, 512, 512, 0);
+        s.historyInit(events, bytes);
+        const h = s.open();
+        for (let i = 0; i < 40; i++) {
+          rec(s, h, `${i}`, "p".repeat(int(40)));
+          if (i % 4 === 3) { s.historyFind(`${i - 2}`); s.historyFrame(0); s.drain(h, [64]); }
+        }
+        s.historyCount();
+        for (let i = 0; i < Math.min(events, 3); i++) s.historyFrame(i);
+      },
+    });
+  }
+  return out;
+}
+
+/** A key list for shape_define: u32 count, then each key as a tape string (UTF-16 where `wide`). */
+function keyList(keys: string[], wide: string[] = []): Uint8Array {
+  return new Uint8Array([...le32(keys.length), ...keys.flatMap((k) => (wide.includes(k) ? str16(0x0b, k) : str8(0x0a, k)))]);
+}
+/** A shaped object: tag, u16 shape id, then per member a value's tape or a skip. */
+function shaped(id: number, members: (unknown | typeof SKIP)[]): number[] {
+  return [0x0c, id & 255, id >> 8, ...members.flatMap((m) => (m === SKIP ? [0x0d] : [...tapeOf(m)]))];
+}
+const SKIP = Symbol("skip");
+
+function shapes(): Script[] {
+  const out: Script[] = [
+    {
+      name: "basic", about: "a shaped object carries only values; keys come from its shape; skips leave members out",
+      run: (s) => {
+        s.init(2, 1024, 1024, 0);
+        s.shapeInit(4, 256);
+        s.shapeDefine(keyList(["a", "b"]), ["a", "b"]);
+        s.shapeDefine(keyList(["x", "ключ", "q\"k", "w\ud800"], ["w\ud800"]), ["x", "ключ", "q\"k", "w\ud800"]);
+        s.shapeDefine(keyList([]), []);
+        const h = s.open();
+        const cases: [number[], unknown][] = [
+          [shaped(0, [1, "two"]), { a: 1, b: "two" }],
+          [shaped(0, [SKIP, 2]), { b: 2 }],
+          [shaped(0, [SKIP, SKIP]), {}],
+          [shaped(2, []), {}],
+          [shaped(1, [null, [1, 2], { n: { m: true } }, "v"]), { x: null, "ключ": [1, 2], "q\"k": { n: { m: true } }, "w\ud800": "v" }],
+          [[6, ...shaped(0, [1, 2]), ...shaped(0, [SKIP, 3]), 7], [{ a: 1, b: 2 }, { b: 3 }]],
+          [[0x0c, 0, 0, ...shaped(0, [1, 2]), ...tapeOf(0)], { a: { a: 1, b: 2 }, b: 0 }],
+        ];
+        for (const [tape, means] of cases) s.send(h, { tape: new Uint8Array(tape), means, event: "shaped" });
+        s.drain(h, [7]);
+      },
+    },
+    {
+      name: "at-offset", about: "shape_define reads its key list at any offset in staging",
+      run: (s) => { init(s); s.shapeInit(2, 64); s.shapeDefine(keyList(["k"]), ["k"], { at: 10 }); const h = s.open(); s.send(h, { tape: new Uint8Array(shaped(0, ["v"])), means: { k: "v" } }); s.drain(h, [4]); },
+    },
+    {
+      name: "refused-config", about: "shape_init before init, out of range or twice; shape_define without a table",
+      run: (s) => {
+        s.shapeInit(4, 256, Status.NOT_INIT);
+        s.shapeDefine(keyList(["a"]), ["a"], { expect: Status.NOT_INIT });
+        init(s);
+        s.shapeDefine(keyList(["a"]), ["a"], { expect: Status.BAD_ARG });
+        for (const [n, b] of [[0, 256], [0x10000, 256], [4, 15], [4, 2 ** 30 + 1], [-1, 256]] as const) s.shapeInit(n, b, Status.BAD_ARG);
+        s.shapeInit(2, 64);
+        s.shapeInit(2, 64, Status.ALREADY_INIT);
+        s.shapeDefine(keyList(["a"]), ["a"], { at: -1, expect: Status.BAD_ARG });
+        s.shapeDefine(keyList(["a"]), ["a"], { len: -1, expect: Status.BAD_ARG });
+        s.shapeDefine(keyList(["a"]), ["a"], { at: 1000, len: 25, expect: Status.BAD_ARG });
+        s.shapeDefine(keyList(["a"]), ["a"]);
+      },
+    },
+    {
+      name: "capacity", about: "a full shape table, or too few bytes left for the keys, is CAPACITY; the table is unchanged",
+      run: (s) => {
+        init(s);
+        s.shapeInit(2, 32);
+        s.shapeDefine(keyList(["abcdefghijklmnopqrstuvwxyz"]), ["abcdefghijklmnopqrstuvwxyz"], { expect: Status.CAPACITY });
+        s.shapeDefine(keyList(["a"]), ["a"]);
+        s.shapeDefine(keyList(["b"]), ["b"]);
+        s.shapeDefine(keyList(["c"]), ["c"], { expect: Status.CAPACITY });
+        const h = s.open();
+        s.send(h, { tape: new Uint8Array(shaped(1, [1])), means: { b: 1 } });
+        s.drain(h, [9]);
+      },
+    },
+    {
+      name: "beyond-two-pages", about: "a 125 KB shape table fits the release build; the mcu build says NO_MEMORY",
+      run: (s) => { init(s); s.shapeInit(16, 125000); s.shapeDefine(keyList(["k"]), ["k"]); },
+    },
+  ];
+  const badLists: [string, number[]][] = [
+    ["short", [1, 0, 0]], ["missing-key", [...le32(2), ...str8(0x0a, "a")]], ["bad-tag", [...le32(1), ...str8(0x00, "a")]],
+    ["trailing", [...le32(1), ...str8(0x0a, "a"), 0]], ["count-over-65535", le32(0x10000)], ["key-past-end", [...le32(1), 0x0a, 9, 0, 0, 0, 0x61]],
+  ];
+  for (const [name, list] of badLists) {
+    out.push({
+      name: `bad-list/${name}`, about: "a malformed key list is BAD_TAPE and defines nothing",
+      run: (s) => { init(s); s.shapeInit(4, 256); s.shapeDefine(new Uint8Array(list), undefined, { expect: Status.BAD_TAPE }); s.shapeDefine(keyList(["ok"]), ["ok"]); },
+    });
+  }
+  const badTapes: [string, number[]][] = [
+    ["unknown-shape", [0x0c, 1, 0, ...tapeOf(1)]], ["truncated-id", [0x0c, 0]], ["missing-member", shaped(0, [1])],
+    ["key-in-shape", [0x0c, 0, 0, ...str8(0x0a, "k"), ...tapeOf(1), ...tapeOf(2)]], ["end-in-shape", [0x0c, 0, 0, 9]],
+    ["value-after", [...shaped(0, [1, 2]), 0]], ["skip-outside", [0x0d]], ["skip-in-array", [6, 0x0d, 7]],
+  ];
+  for (const [name, tape] of badTapes) {
+    out.push({
+      name: `bad-tape/${name}`, about: "a shaped tape that breaks its shape is BAD_TAPE: nothing written",
+      run: (s) => { init(s); s.shapeInit(4, 256); s.shapeDefine(keyList(["a", "b"]), ["a", "b"]); const h = s.open(); s.send(h, { tape: new Uint8Array(tape), expect: Status.BAD_TAPE }); unchanged(s, h); },
+    });
+  }
+  for (let i = 0; i < 6; i++) {
+    out.push({
+      name: `random/${i}`, about: "random values in random shapes read back as the objects they stand for",
+      run: (s) => {
+        s.init(1, 8192, 8192, 0);
+        s.shapeInit(8, 1024);
+        const keySets = [["id", "name", "tags"], ["t", "v"], ["ü", "\"", ""]];
+        keySets.forEach((k) => s.shapeDefine(keyList(k), k));
+        const h = s.open();
+        for (let e = 0; e < 5; e++) {
+          const id = int(keySets.length);
+          const members = keySets[id]!.map(() => (rand() < 0.2 ? SKIP : randomValue(2)));
+          const means = Object.fromEntries(keySets[id]!.flatMap((k, j) => (members[j] === SKIP ? [] : [[k, members[j]]])));
+          s.send(h, { tape: new Uint8Array(shaped(id, members)), means });
+        }
+        s.drain(h, [1 + i * 3]);
+      },
+    });
+  }
+  return out;
+}
+
+export function categories(): Record<string, Script[]> {
+  return {
+    abi: abi(), init: initScripts(), open: open(), "send-text": sendText(), "send-fields": sendFields(),
+    json: json(), comment: comment(), close: close(), drain: drain(), time: time(), stats: stats(), history: history(), shapes: shapes(), random: random(),
+  };
+}
