@@ -1,0 +1,8 @@
+// The Node host's public API.
+export { withSse } from "./with-sse.js";
+export type { SseHandler, SseListener, RequestLike, AnyResponse } from "./with-sse.js";
+export type { Sse } from "./sse.js";
+export type { WithSseOptions } from "./options.js";
+export { Channel } from "./channel.js";
+export type { ChannelFilter, ChannelOptions } from "./channel.js";
+export { CancelledError } from "./cancelled-error.js";

@@ -1,0 +1,52 @@
+// withSse's options, their defaults, and the checks that turn a bad configuration into a
+// RangeError at setup rather than a surprise under load.
+
+export interface WithSseOptions<Req = unknown> {
+  /** A `:` comment after this many ms without bytes on a stream (default 15000; 0: off). */
+  keepAliveMs?: number;
+  /** Streams open at once; one more gets 503 with Retry-After (default 10000). */
+  maxConnections?: number;
+  /** Core outbound space per stream, so also the largest event frame (default 64 KiB). */
+  maxEventBytes?: number;
+  /** A stream with more bytes than this queued towards a client that stops reading is disconnected (default 1 MiB). */
+  maxBufferedBytes?: number;
+  /** Retry-After (seconds) on the 503 sent when every connection is in use (default 5). */
+  retryAfterSeconds?: number;
+  /** Connection slots per core instance; the pool adds instances as streams open (default 64). */
+  connectionsPerEngine?: number;
+  /** Called once with what the handler threw; it never reaches the client (default: console.error). */
+  onError?: (error: unknown, req: Req) => void;
+}
+
+export interface StreamConfig {
+  keepAliveMs: number;
+  maxConnections: number;
+  maxEventBytes: number;
+  maxBufferedBytes: number;
+  retryAfterSeconds: number;
+  connectionsPerEngine: number;
+}
+
+export function resolveOptions(o: WithSseOptions<never>): StreamConfig {
+  const config: StreamConfig = {
+    keepAliveMs: o.keepAliveMs ?? 15_000,
+    maxConnections: o.maxConnections ?? 10_000,
+    maxEventBytes: o.maxEventBytes ?? 64 * 1024,
+    maxBufferedBytes: o.maxBufferedBytes ?? 1024 * 1024,
+    retryAfterSeconds: o.retryAfterSeconds ?? 5,
+    connectionsPerEngine: o.connectionsPerEngine ?? 64,
+  };
+  check("keepAliveMs", config.keepAliveMs, 0, Number.MAX_SAFE_INTEGER, false);
+  check("maxConnections", config.maxConnections, 1, Number.MAX_SAFE_INTEGER, true);
+  check("maxEventBytes", config.maxEventBytes, 64, 0x4000_0000, true);
+  check("maxBufferedBytes", config.maxBufferedBytes, config.maxEventBytes, Number.MAX_SAFE_INTEGER, true);
+  check("retryAfterSeconds", config.retryAfterSeconds, 0, Number.MAX_SAFE_INTEGER, true);
+  check("connectionsPerEngine", config.connectionsPerEngine, 1, 65535, true);
+  return config;
+}
+
+function check(name: string, value: number, min: number, max: number, integer: boolean): void {
+  if (typeof value !== "number" || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`withSse option ${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${String(value)}`);
+  }
+}

@@ -1,0 +1,3 @@
+// The package root: the runtime-agnostic engine and the Node host.
+export * from "./bindings/index.js";
+export * from "./host/index.js";

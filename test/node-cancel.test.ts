@@ -1,0 +1,139 @@
+// Disconnects reach the handler as asyncio's CancelledError does in Microdot: at once, both
+// while it sleeps and while it waits on backpressure, and the core slot is freed.
+import { afterEach, describe, expect, it } from "vitest";
+import { CancelledError, withSse, type Sse } from "../host/index.js";
+import { reader, until } from "./helpers/events.js";
+import { serve, type Running } from "./helpers/listen.js";
+import { rawGet } from "./helpers/raw.js";
+
+let running: Running | undefined;
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
+/** What a handler saw: when its catch and finally ran, and what it caught. */
+interface Trace {
+  sse?: Sse;
+  caught?: unknown;
+  catchAt?: number;
+  finallyAt?: number;
+  sends: number;
+  blockedSince?: number | undefined;
+}
+
+function traced(trace: Trace, body: (sse: Sse) => Promise<void>) {
+  return withSse(async (_req, sse) => {
+    trace.sse = sse;
+    try {
+      await body(sse);
+    } catch (e) {
+      trace.caught = e;
+      trace.catchAt = performance.now();
+    } finally {
+      trace.finallyAt = performance.now();
+    }
+  });
+}
+
+/** The handler saw CancelledError in catch and ran finally (within 100 ms of `goneAt` if given); the slot is free. */
+async function expectCancelled(trace: Trace, listener: { openConnections: number }, goneAt?: number) {
+  await until(() => trace.finallyAt !== undefined, 2000, "the handler's finally");
+  expect(trace.caught).toBeInstanceOf(CancelledError);
+  if (goneAt !== undefined) {
+    expect(trace.catchAt! - goneAt).toBeLessThan(100);
+    expect(trace.finallyAt! - goneAt).toBeLessThan(100);
+  }
+  expect(listener.openConnections).toBe(0);
+  expect(trace.sse!.signal.aborted).toBe(true);
+  expect(trace.sse!.signal.reason).toBeInstanceOf(CancelledError);
+  await trace.sse!.closed; // resolves
+  await expect(trace.sse!.send("late")).rejects.toBeInstanceOf(CancelledError);
+  await expect(trace.sse!.sleep(1)).rejects.toBeInstanceOf(CancelledError);
+}
+
+describe("client disconnect", () => {
+  it("cancels a sleeping handler within 100 ms (the client closed its socket)", async () => {
+    const trace: Trace = { sends: 0 };
+    const listener = traced(trace, async (sse) => {
+      await sse.send("hello");
+      await sse.sleep(60_000);
+    });
+    running = await serve(listener);
+    const client = await rawGet(running.port, "/");
+    await until(() => client.chunks().length > 0, 2000, "the first event");
+    expect(listener.openConnections).toBe(1);
+    const goneAt = performance.now();
+    client.socket.destroy();
+    await expectCancelled(trace, listener, goneAt);
+  });
+
+  it("cancels a sleeping handler when a fetch is aborted", async () => {
+    // fetch (undici) shares this process's event loop, so its abort's latency is not the host's;
+    // this case checks the outcome, the raw-socket cases above check the time.
+    const trace: Trace = { sends: 0 };
+    const listener = traced(trace, async (sse) => {
+      await sse.send("hello");
+      await sse.sleep(60_000);
+    });
+    running = await serve(listener);
+    const abort = new AbortController();
+    const response = await fetch(`${running.url}/`, { signal: abort.signal });
+    const stream = reader();
+    const body = response.body!.getReader();
+    while (stream.events().length === 0) stream.feed((await body.read()).value!);
+    abort.abort();
+    await expectCancelled(trace, listener);
+  });
+
+  it("cancels a handler blocked on backpressure within 100 ms (the client stopped reading)", async () => {
+    const trace: Trace = { sends: 0 };
+    const big = "x".repeat(32 * 1024);
+    const listener = traced(trace, async (sse) => {
+      while (true) {
+        const sent = sse.send(big);
+        trace.blockedSince ??= performance.now();
+        await sent;
+        trace.blockedSince = undefined;
+        trace.sends++;
+      }
+    });
+    running = await serve(listener);
+    const client = await rawGet(running.port, "/");
+    client.socket.pause(); // stops reading: kernel buffers fill, then Node's, then the core's
+    await until(() => trace.blockedSince !== undefined && performance.now() - trace.blockedSince > 200, 10_000, "send() to block");
+    const sendsWhileBlocked = trace.sends;
+    const goneAt = performance.now();
+    client.socket.destroy();
+    await expectCancelled(trace, listener, goneAt);
+    expect(trace.sends).toBe(sendsWhileBlocked);
+  });
+
+  it("resumes a blocked send once the client reads again", async () => {
+    const trace: Trace = { sends: 0 };
+    const big = "y".repeat(32 * 1024);
+    const listener = traced(trace, async (sse) => {
+      for (let i = 0; i < 400; i++) {
+        const sent = sse.send(big);
+        trace.blockedSince ??= performance.now();
+        await sent;
+        trace.blockedSince = undefined;
+        trace.sends++;
+      }
+    });
+    running = await serve(listener);
+    const client = await rawGet(running.port, "/");
+    client.socket.pause();
+    await until(() => trace.blockedSince !== undefined && performance.now() - trace.blockedSince > 200, 10_000, "send() to block");
+    expect(trace.sends).toBeLessThan(400);
+    client.socket.resume();
+    await client.closed; // the handler finished all 400 and ended the response
+    expect(trace.sends).toBe(400);
+    expect(trace.caught).toBeUndefined();
+    const events = reader();
+    for (const chunk of client.chunks()) events.feed(chunk);
+    expect(events.events()).toHaveLength(400);
+    expect(events.events().every((e) => e.data === big)).toBe(true);
+    expect(listener.openConnections).toBe(0);
+  });
+});
