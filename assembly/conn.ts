@@ -133,7 +133,11 @@ export function commit(r: usize, n: u32, isEvent: bool): void {
   store<u32>(r + OUT_END, load<u32>(r + OUT_END) + n);
   store<f64>(r + BYTES_FRAMED, load<f64>(r + BYTES_FRAMED) + n);
   if (isEvent) store<f64>(r + EVENTS, load<f64>(r + EVENTS) + 1);
-  // Any bytes keep the peer and proxies awake: the keep-alive restarts.
+  touch(r);
+}
+
+/** Any bytes keep the peer and proxies awake: the keep-alive restarts. */
+export function touch(r: usize): void {
   if (keepAliveMs > 0) store<f64>(r + DEADLINE, now + keepAliveMs);
 }
 

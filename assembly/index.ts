@@ -211,6 +211,22 @@ export function tick(nowMs: f64): i32 {
   return due;
 }
 
+/** Tells the core the time without looking for due keep-alives: O(1), for before each frame. */
+export function set_now(nowMs: f64): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (!(nowMs >= 0 && nowMs < Infinity)) return ERR_BAD_ARG;
+  conn.setNow(nowMs);
+  return 0;
+}
+
+/** Restarts the connection's keep-alive, for bytes the host wrote that the core did not frame for it (a broadcast). */
+export function conn_touch(handle: i32): i32 {
+  const r = record(handle);
+  if (r <= 0) return r;
+  conn.touch(<usize>r);
+  return 0;
+}
+
 export function due_ptr(): i32 {
   return memory.ready ? <i32>memory.dueList : ERR_NOT_INIT;
 }

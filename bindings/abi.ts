@@ -20,6 +20,8 @@ export interface SseExports {
   out_len(handle: number): number;
   out_consume(handle: number, n: number): number;
   tick(nowMs: number): number;
+  set_now(nowMs: number): number;
+  conn_touch(handle: number): number;
   due_ptr(): number;
   next_deadline(): number;
   history_init(maxEvents: number, maxBytes: number): number;

@@ -221,6 +221,16 @@ export class Engine {
     return Array.from(due);
   }
 
+  /** Sets the core's clock (O(1)): frames framed from now on restart keep-alives from nowMs. */
+  setNow(nowMs: number): void {
+    check(this.exports.set_now(nowMs), "setNow");
+  }
+
+  /** Restarts a connection's keep-alive, for bytes written to its peer that it did not frame. */
+  touch(conn: Conn): void {
+    check(this.exports.conn_touch(conn), "touch");
+  }
+
   /** When tick() next has work (ms, on the clock tick() is given); Infinity if never. */
   nextDeadline(): number {
     return this.exports.next_deadline();

@@ -1,7 +1,7 @@
 // Keep-alive comments come from the core's deadlines: an idle stream gets `:` lines at the
 // configured interval, a stream with events in time gets none, and 0 turns them off.
 import { afterEach, describe, expect, it } from "vitest";
-import { withSse, type Sse } from "../host/index.js";
+import { Channel, withSse, type Sse } from "../host/index.js";
 import { serve, type Running } from "./helpers/listen.js";
 import { rawGet } from "./helpers/raw.js";
 
@@ -54,5 +54,26 @@ describe("keep-alive", () => {
   it("reaches a stream that has not sent anything yet", async () => {
     const text = await body((sse) => sse.sleep(200), 40);
     expect(text).toMatch(/^(:\n){2,}$/);
+  });
+
+  it("sends none to a subscriber while broadcasts come more often than the interval", async () => {
+    const channel = new Channel();
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    running = await serve(withSse(async (_req, sse) => {
+      channel.subscribe(sse);
+      await finished;
+    }, { keepAliveMs: 150 }));
+    const client = await rawGet(running.port, "/");
+    while (channel.size === 0) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 40; i++) {
+      channel.send({ i });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    finish();
+    await client.closed;
+    const text = client.chunks().join("");
+    expect(text.match(/^data: /gm)).toHaveLength(40);
+    expect(text).not.toContain(":\n");
   });
 });

@@ -3,10 +3,9 @@
 // It also owns time: one unref'd timer for every keep-alive deadline of every instance.
 //
 // Rules
-// - The core's clock is only what tick() told it, and a frame's keep-alive deadline starts from
-//   that clock. So the pool ticks an instance before it frames if the clock is staler than a
-//   small fraction of the keep-alive interval; otherwise an active stream would get a
-//   keep-alive between events.
+// - A frame's keep-alive deadline starts from the core's clock, so the pool sets the clock
+//   (set_now, O(1)) before each frame; otherwise an active stream would get a keep-alive
+//   between events.
 // - One timer, fired a little late (slack) so deadlines that fall close together are served
 //   by one tick instead of one wake-up each.
 import { Engine, type Conn } from "../../bindings/index.js";
@@ -21,7 +20,6 @@ interface Member {
   readonly engine: Engine;
   /** Per open connection: what to call when its keep-alive comment is due. */
   readonly onKeepAlive: Map<Conn, () => void>;
-  lastTick: number;
 }
 
 export interface PoolConfig {
@@ -35,14 +33,12 @@ export class EnginePool {
   private readonly members: Member[] = [];
   private readonly byEngine = new Map<Engine, Member>();
   private readonly epoch = performance.now();
-  private readonly staleMs: number;
   private readonly slackMs: number;
   private capacity = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
   constructor(private readonly config: PoolConfig) {
-    this.staleMs = Math.max(1, config.keepAliveMs / 16);
     this.slackMs = Math.min(1000, config.keepAliveMs / 10);
   }
 
@@ -60,7 +56,7 @@ export class EnginePool {
   open(lastEventId: string | undefined, onKeepAlive: () => void): Slot | undefined {
     const member = this.members.find((m) => m.engine.openCount < m.engine.maxConnections) ?? this.grow();
     if (member === undefined) return undefined;
-    this.syncClock(member);
+    this.setClock(member.engine);
     const conn = member.engine.open(lastEventId);
     member.onKeepAlive.set(conn, onKeepAlive);
     this.arm();
@@ -75,8 +71,14 @@ export class EnginePool {
 
   /** Call before framing into `engine`, so the frame's keep-alive deadline starts from now. */
   beforeFrame(engine: Engine): void {
-    const member = this.byEngine.get(engine);
-    if (member !== undefined) this.syncClock(member);
+    this.setClock(engine);
+  }
+
+  /** Bytes framed elsewhere (a broadcast) reached the slot's client: its keep-alive restarts. */
+  touch(slot: Slot): void {
+    if (this.config.keepAliveMs === 0) return;
+    this.setClock(slot.engine);
+    slot.engine.touch(slot.conn);
   }
 
   private grow(): Member | undefined {
@@ -87,7 +89,7 @@ export class EnginePool {
       outBytes: this.config.maxEventBytes,
       keepAliveMs: this.config.keepAliveMs,
     });
-    const member: Member = { engine, onKeepAlive: new Map(), lastTick: -Infinity };
+    const member: Member = { engine, onKeepAlive: new Map() };
     this.members.push(member);
     this.byEngine.set(engine, member);
     this.capacity += engine.maxConnections;
@@ -98,14 +100,11 @@ export class EnginePool {
     return performance.now() - this.epoch;
   }
 
-  private syncClock(member: Member): void {
-    if (this.config.keepAliveMs === 0) return;
-    const now = this.now();
-    if (now - member.lastTick >= this.staleMs) this.tick(member, now);
+  private setClock(engine: Engine): void {
+    if (this.config.keepAliveMs > 0) engine.setNow(this.now());
   }
 
   private tick(member: Member, now: number): void {
-    member.lastTick = now;
     for (const conn of member.engine.tick(now)) member.onKeepAlive.get(conn)?.();
   }
 

@@ -121,6 +121,7 @@ export class SseStream implements Sse {
     if (this.res.writableLength + this.queuedBytes + frame.length > this.maxBufferedBytes) return this.disconnect();
     this.queued.push(frame);
     this.queuedBytes += frame.length;
+    this.pool.touch(this.slot);
     scheduleFlush(this);
   }
 

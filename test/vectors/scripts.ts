@@ -44,7 +44,7 @@ const EXPORTS: [string, number[]][] = [
   ["last_id_ptr", [65536]], ["open_count", []], ["send", [65536, 0, 0, 0, 1, 0]], ["comment", [65536, 1]],
   ["out_ptr", [65536]], ["out_len", [65536]], ["out_consume", [65536, 0]], ["tick", [0]], ["due_ptr", []],
   ["next_deadline", []], ["history_init", [4, 256]], ["history_count", []], ["history_find", [0]], ["history_ptr", [0]],
-  ["history_len", [0]], ["shape_init", [4, 256]], ["shape_define", [0, 4]],
+  ["history_len", [0]], ["shape_init", [4, 256]], ["shape_define", [0, 4]], ["set_now", [0]], ["conn_touch", [65536]],
 ];
 
 function abi(): Script[] {
@@ -530,6 +530,25 @@ function time(): Script[] {
     {
       name: "refused", about: "tick with a negative, NaN or infinite time is BAD_ARG and changes nothing",
       run: (s) => { s.init(1, 64, 256, 10); const h = s.open(); for (const t of [-1, NaN, Infinity, -Infinity]) s.tick(t); s.outLen(h); s.nextDeadline(); s.tick(10); s.drain(h, [2]); },
+    },
+    {
+      name: "set-now", about: "set_now moves the clock in O(1): later frames restart keep-alives from it, nothing is due until tick",
+      run: (s) => {
+        s.init(2, 64, 256, 100); const h = s.open(); s.setNow(250); s.outLen(h); s.stat(h, 5); s.send(h, { text: "x" }); s.stat(h, 5);
+        for (const t of [-1, NaN, Infinity]) s.setNow(t);
+        s.tick(300); s.tick(349); s.tick(350); s.drain(h, [3]); s.nextDeadline();
+      },
+    },
+    {
+      name: "touch", about: "conn_touch restarts one connection's keep-alive (bytes the host sent it from elsewhere)",
+      run: (s) => {
+        s.init(3, 64, 256, 100); const a = s.open(); const b = s.open(); s.setNow(90); s.touch(a); s.stat(a, 5); s.stat(b, 5);
+        s.tick(100); s.dueCall(); s.tick(190); s.drain(a, [2]); s.drain(b, [2]); s.close(a); s.touch(a); s.touch(0); s.touch(-3);
+      },
+    },
+    {
+      name: "touch-off", about: "with keep-alive off, conn_touch is accepted and changes nothing",
+      run: (s) => { init(s); const h = s.open(); s.touch(h); s.stat(h, 5); s.nextDeadline(); },
     },
     {
       name: "backwards", about: "time may go backwards: deadlines follow the time tick last said",

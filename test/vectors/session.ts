@@ -486,6 +486,24 @@ export class Session {
     return want;
   }
 
+  /** set_now: the clock moves, nothing is looked at. */
+  setNow(now: number): number {
+    let want = 0;
+    if (!this.ready) want = Status.NOT_INIT;
+    else if (!(now >= 0 && now < Infinity)) want = Status.BAD_ARG;
+    else this.now = now;
+    this.call("set_now", [now], want);
+    return want;
+  }
+
+  /** conn_touch: the keep-alive restarts from the clock, as if bytes had been framed. */
+  touch(h: number): number {
+    const want = this.misuse(h) ?? 0;
+    if (want === 0 && this.keepAlive > 0) this.conns.get(h)!.deadline = this.now + this.keepAlive;
+    this.call("conn_touch", [h], want);
+    return want;
+  }
+
   dueCall(): void {
     this.call("due_ptr", [], this.ready ? "ptr" : Status.NOT_INIT);
   }

@@ -1,0 +1,519 @@
+// A reference model of the core's raw ABI (README.md "ABI", "Status codes"), written from the
+// spec and never asking the engine: it frames events, comments and keep-alives itself, turns
+// JSON value tapes into JSON text itself, and tracks each connection's exact pending bytes,
+// counters, last id and keep-alive deadline. test/fuzz-abi.test.ts compares the engine with
+// it after every call. Each method takes the raw JS arguments of the export (the model applies
+// the same ToInt32 conversion a wasm i32 parameter does) and returns the expected result.
+// The optional history ring and shape table are never configured here: the model covers what
+// their exports answer without them, and refuses to guess what they would do once set up.
+
+export const NOT_INIT = -1;
+export const BAD_ARG = -2;
+export const UNKNOWN_CONN = -3;
+export const CAPACITY = -4;
+export const ALREADY_INIT = -5;
+export const NO_MEMORY = -6;
+export const EVENT_NAME = -10;
+export const ID = -11;
+export const RETRY = -12;
+export const TOO_LARGE = -13;
+export const NO_SPACE = -14;
+export const BAD_TAPE = -15;
+export const ID_TOO_LONG = -16;
+export const ID_UNKNOWN = -17;
+
+export const HAS_EVENT = 1;
+export const HAS_ID = 2;
+export const HAS_RETRY = 4;
+export const DATA_JSON = 8;
+export const NO_DATA = 16;
+/** Keep the frame in the history (assembly/index.ts); refused while no history is configured. */
+export const RECORD = 32;
+const KNOWN_FLAGS = 63;
+
+/** Limits the README states for init and ids. */
+export const MAX_CONNS = 65535;
+const MAX_REGION = 2 ** 30;
+export const MIN_OUT = 16;
+export const MIN_STAGING = 256;
+export const ID_MAX = 256;
+/** The deepest JSON nesting a tape may have (assembly/memory.ts MAX_DEPTH). */
+export const MAX_DEPTH = 256;
+/** Pointers stay below this (assembly/memory.ts): a configuration past it is NO_MEMORY. */
+const ADDRESS_LIMIT = 0x7fff_0000;
+/**
+ * The core's layout (assembly/memory.ts carve, conn.ts record): connection records, outbound
+ * spaces, staging, the due list, then the tape reader's depth stack (8 bytes a level) and a
+ * number scratch. The fuzz test needs these to tell the core's arenas from the rest of memory.
+ */
+export const RECORD_BYTES = 64 + ID_MAX;
+export const FIXED_TAIL = MAX_DEPTH * 8 + 32;
+/** Configurations whose whole carve stays below this surely fit the module (it has no maximum). */
+const SURELY_FITS = 64 * 2 ** 20;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export interface Config {
+  maxConns: number;
+  outBytes: number;
+  stagingBytes: number;
+  keepAliveMs: number;
+}
+
+export class ModelConn {
+  readonly pending: Uint8Array;
+  len = 0;
+  events = 0;
+  framed = 0;
+  drained = 0;
+  retry = -1;
+  lastId: Uint8Array | null = null;
+  constructor(readonly handle: number, readonly slot: number, outBytes: number, public deadline: number) {
+    this.pending = new Uint8Array(outBytes);
+  }
+
+  append(bytes: Uint8Array, n: number): void {
+    this.pending.set(bytes.subarray(0, n), this.len);
+    this.len += n;
+    this.framed += n;
+  }
+
+  /** conn_stat by index. */
+  stat(which: number): number {
+    switch (which) {
+      case 0: return this.events;
+      case 1: return this.framed;
+      case 2: return this.drained;
+      case 3: return this.len;
+      case 4: return this.retry;
+      case 5: return this.deadline;
+      case 6: return this.lastId ? 1 : 0;
+      default: return NaN;
+    }
+  }
+}
+
+/** A growable byte buffer the model frames into. */
+export class Bytes {
+  buf = new Uint8Array(1024);
+  len = 0;
+  private readonly encoder = new TextEncoder();
+
+  reset(): void {
+    this.len = 0;
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(src: Uint8Array, start: number, end: number): void {
+    this.room(end - start);
+    this.buf.set(src.subarray(start, end), this.len);
+    this.len += end - start;
+  }
+
+  ascii(s: string): void {
+    this.room(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+  }
+
+  text(s: string): void {
+    this.room(s.length * 3);
+    this.len += this.encoder.encodeInto(s, this.buf.subarray(this.len)).written;
+  }
+}
+
+/** JSON.stringify's escape of each byte that needs one in a UTF-8 string body, else undefined. */
+const BYTE_ESCAPES: (string | undefined)[] = Array.from({ length: 256 }, (_, c) =>
+  c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : undefined);
+
+const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11 } as const;
+
+/**
+ * Appends the JSON text of the value tape [start, end) of `src` (format: assembly/json.ts);
+ * false if the tape is malformed: an unknown tag, a truncated item, a key outside an object or
+ * a value where a key belongs, unbalanced or mismatched ends, nesting past MAX_DEPTH, nothing
+ * at all, or bytes after the top-level value.
+ */
+export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes): boolean {
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const stack: number[] = []; // TAG.ARRAY or TAG.OBJECT per open container
+  let first = true;
+  let wantValue = false;
+  let done = false;
+  let p = start;
+  while (p < end) {
+    if (done) return false;
+    const tag = src[p++]!;
+    const container = stack.length > 0 ? stack[stack.length - 1] : undefined;
+    if (tag === TAG.ARRAY_END || tag === TAG.OBJECT_END) {
+      if (wantValue || container !== (tag === TAG.ARRAY_END ? TAG.ARRAY : TAG.OBJECT)) return false;
+      w.byte(tag === TAG.ARRAY_END ? 0x5d : 0x7d);
+      stack.pop();
+      first = false;
+      done = stack.length === 0;
+      continue;
+    }
+    const isKey = tag === TAG.KEY8 || tag === TAG.KEY16;
+    if (container === TAG.OBJECT && !wantValue ? !isKey : isKey) return false;
+    if (tag > TAG.KEY16) return false;
+    if (!first && !wantValue) w.byte(0x2c);
+    first = false;
+    wantValue = false;
+    if (tag === TAG.ARRAY || tag === TAG.OBJECT) {
+      if (stack.length === MAX_DEPTH) return false;
+      stack.push(tag);
+      first = true;
+      w.byte(tag === TAG.ARRAY ? 0x5b : 0x7b);
+      continue;
+    }
+    if (tag === TAG.NUMBER) {
+      if (end - p < 8) return false;
+      w.ascii(JSON.stringify(view.getFloat64(p, true)));
+      p += 8;
+    } else if (tag >= TAG.STR8) {
+      if (end - p < 4) return false;
+      const count = view.getUint32(p, true);
+      p += 4;
+      const utf16 = tag === TAG.STR16 || tag === TAG.KEY16;
+      const size = utf16 ? count * 2 : count;
+      if (size > end - p) return false;
+      if (utf16) {
+        let s = "";
+        for (let i = 0; i < count; i++) s += String.fromCharCode(view.getUint16(p + 2 * i, true));
+        w.text(JSON.stringify(s));
+      } else {
+        w.byte(0x22);
+        for (let i = p; i < p + size; i++) {
+          const esc = BYTE_ESCAPES[src[i]!];
+          if (esc === undefined) w.byte(src[i]!);
+          else w.ascii(esc);
+        }
+        w.byte(0x22);
+      }
+      p += size;
+      if (isKey) {
+        w.byte(0x3a);
+        wantValue = true;
+        continue;
+      }
+    } else {
+      w.ascii(tag === TAG.NULL ? "null" : tag === TAG.FALSE ? "false" : "true");
+    }
+    done = stack.length === 0;
+  }
+  return done;
+}
+
+/** "event"/"data" lines may not hold CR or LF; ids may not hold CR, LF or NUL either. */
+function hasBreak(src: Uint8Array, start: number, end: number, nulToo: boolean): boolean {
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (c === LF || c === CR || (nulToo && c === 0)) return true;
+  }
+  return false;
+}
+
+/** One `prefix line\n` per line of [start, end), lines split on CRLF, CR and LF. */
+function lines(w: Bytes, prefix: string, src: Uint8Array, start: number, end: number): void {
+  let lineStart = start;
+  for (let i = start; ; i++) {
+    if (i === end || src[i] === LF || src[i] === CR) {
+      w.ascii(prefix);
+      w.bytes(src, lineStart, i);
+      w.byte(LF);
+      if (i === end) return;
+      if (src[i] === CR && i + 1 < end && src[i + 1] === LF) i++;
+      lineStart = i + 1;
+    }
+  }
+}
+
+function validRetry(ms: number): boolean {
+  return ms >= 0 && ms <= Number.MAX_SAFE_INTEGER && ms === Math.floor(ms);
+}
+
+const toI32 = (x: number) => x | 0;
+/** A copy (a Buffer's slice would be a view of the host's staging). */
+const copy = (src: Uint8Array, start: number, end: number) => Uint8Array.prototype.slice.call(src, start, end);
+
+/**
+ * What init answers on a fresh module: BAD_ARG, NO_MEMORY (the carve would pass the address
+ * limit whatever the static data's size), 0 (a small carve), or undefined (a large one the
+ * model cannot decide without knowing the static data's size and the host's memory).
+ */
+export function initOutcome(maxConnsRaw: number, outRaw: number, stagingRaw: number, keepAliveMs: number): number | undefined {
+  const maxConns = toI32(maxConnsRaw);
+  const outBytes = toI32(outRaw);
+  const stagingBytes = toI32(stagingRaw);
+  if (maxConns < 1 || maxConns > MAX_CONNS || outBytes < MIN_OUT || outBytes > MAX_REGION ||
+      stagingBytes < MIN_STAGING || stagingBytes > MAX_REGION || !(keepAliveMs >= 0 && keepAliveMs < Infinity)) {
+    return BAD_ARG;
+  }
+  const carved = maxConns * (RECORD_BYTES + outBytes + 4) + stagingBytes + FIXED_TAIL;
+  if (carved > ADDRESS_LIMIT) return NO_MEMORY;
+  return carved + 1024 * 1024 <= SURELY_FITS ? 0 : undefined;
+}
+
+export class Model {
+  ready = false;
+  config: Config = { maxConns: 0, outBytes: 0, stagingBytes: 0, keepAliveMs: 0 };
+  now = 0;
+  /** The open connection in each slot, or null. */
+  slots: (ModelConn | null)[] = [];
+  /** Each slot's current generation: a handle is (generation << 16) | slot. */
+  gens: number[] = [];
+  openCount = 0;
+  /** How many times a slot's generation wrapped from 32767 back to 1. */
+  wraps = 0;
+  /** Handles tick() listed, in slot order. */
+  due: number[] = [];
+  /** The last frame the model built (send, comment), for checks of what was or was not written. */
+  readonly frame = new Bytes();
+
+  /** init: ALREADY_INIT, or what initOutcome says. Throws for a size it cannot decide. */
+  init(maxConnsRaw: number, outRaw: number, stagingRaw: number, keepAliveMs: number): number {
+    if (this.ready) return ALREADY_INIT;
+    const status = initOutcome(maxConnsRaw, outRaw, stagingRaw, keepAliveMs);
+    if (status === undefined) throw new Error(`model cannot tell whether init(${maxConnsRaw}, ${outRaw}, ${stagingRaw}) fits`);
+    if (status < 0) return status;
+    const maxConns = toI32(maxConnsRaw);
+    const outBytes = toI32(outRaw);
+    const stagingBytes = toI32(stagingRaw);
+    this.ready = true;
+    this.config = { maxConns, outBytes, stagingBytes, keepAliveMs };
+    this.slots = new Array<ModelConn | null>(maxConns).fill(null);
+    this.gens = new Array<number>(maxConns).fill(1);
+    return 0;
+  }
+
+  /** The open connection a handle names, or undefined (never opened, closed, older generation). */
+  lookup(handleRaw: number): ModelConn | undefined {
+    const handle = toI32(handleRaw);
+    const slot = handle & 0xffff;
+    if (handle <= 0 || slot >= this.config.maxConns) return undefined;
+    const c = this.slots[slot];
+    return c && c.handle === handle ? c : undefined;
+  }
+
+  /** What a call on a handle answers before its own work: NOT_INIT, UNKNOWN_CONN, or the connection. */
+  target(handle: number): ModelConn | number {
+    if (!this.ready) return NOT_INIT;
+    return this.lookup(handle) ?? UNKNOWN_CONN;
+  }
+
+  /** conn_open's refusal, or 0 when a fresh handle is due (the engine picks the free slot: see adopt). */
+  openStatus(lastIdLenRaw: number, staging: Uint8Array): number {
+    if (!this.ready) return NOT_INIT;
+    const n = toI32(lastIdLenRaw);
+    if (n < -1 || n > this.config.stagingBytes) return BAD_ARG;
+    if (n >= 0) {
+      if (hasBreak(staging, 0, n, true)) return ID;
+      if (n > ID_MAX) return ID_TOO_LONG;
+    }
+    return this.openCount === this.config.maxConns ? CAPACITY : 0;
+  }
+
+  /**
+   * Takes the handle conn_open returned after openStatus said 0; a message if it is not a
+   * fresh handle: a free slot's current generation.
+   */
+  adopt(handle: number, lastIdLenRaw: number, staging: Uint8Array): string | undefined {
+    const slot = handle & 0xffff;
+    if (!Number.isInteger(handle) || handle <= 0 || slot >= this.config.maxConns) return `handle ${handle} names no slot`;
+    if (this.slots[slot]) return `handle ${handle} reuses open slot ${slot}`;
+    if (handle >>> 16 !== this.gens[slot]) return `handle ${handle} has generation ${handle >>> 16}, slot ${slot} is at ${this.gens[slot]}`;
+    const { keepAliveMs, outBytes } = this.config;
+    const c = new ModelConn(handle, slot, outBytes, keepAliveMs > 0 ? this.now + keepAliveMs : Infinity);
+    const n = toI32(lastIdLenRaw);
+    if (n >= 0) c.lastId = copy(staging, 0, n);
+    this.slots[slot] = c;
+    this.openCount++;
+    return undefined;
+  }
+
+  close(handle: number): number {
+    const c = this.target(handle);
+    if (typeof c === "number") return c;
+    this.slots[c.slot] = null;
+    // Generations run 1..32767 so handles stay positive i32s.
+    if (this.gens[c.slot] === 0x7fff) this.wraps++;
+    this.gens[c.slot] = this.gens[c.slot] === 0x7fff ? 1 : this.gens[c.slot]! + 1;
+    this.openCount--;
+    return 0;
+  }
+
+  state(handle: number): number {
+    const c = this.target(handle);
+    return typeof c === "number" ? c : 1;
+  }
+
+  stat(handle: number, which: number): number {
+    const c = this.target(handle);
+    return typeof c === "number" ? NaN : c.stat(toI32(which));
+  }
+
+  lastIdLen(handle: number): number {
+    const c = this.target(handle);
+    return typeof c === "number" ? c : c.lastId?.length ?? 0;
+  }
+
+  outLen(handle: number): number {
+    const c = this.target(handle);
+    return typeof c === "number" ? c : c.len;
+  }
+
+  send(handle: number, flagsRaw: number, evRaw: number, idRaw: number, dataRaw: number, retry: number, staging: Uint8Array): number {
+    const c = this.target(handle);
+    if (typeof c === "number") return c;
+    const flags = toI32(flagsRaw);
+    if (flags & ~KNOWN_FLAGS) return BAD_ARG;
+    const ev = flags & HAS_EVENT ? toI32(evRaw) : 0;
+    const id = flags & HAS_ID ? toI32(idRaw) : 0;
+    const data = flags & NO_DATA ? 0 : toI32(dataRaw);
+    const cap = this.config.stagingBytes;
+    if (ev < 0 || id < 0 || data < 0 || ev > cap || id > cap - ev || data > cap - ev - id) return BAD_ARG;
+    if (flags & HAS_EVENT && hasBreak(staging, 0, ev, false)) return EVENT_NAME;
+    if (flags & HAS_ID) {
+      if (hasBreak(staging, ev, ev + id, true)) return ID;
+      if (id > ID_MAX) return ID_TOO_LONG;
+    }
+    if (flags & HAS_RETRY && !validRetry(retry)) return RETRY;
+    // This model configures no history, so RECORD is always refused.
+    if (flags & RECORD) return BAD_ARG;
+
+    const w = this.frame;
+    w.reset();
+    if (flags & HAS_EVENT) {
+      w.ascii("event: ");
+      w.bytes(staging, 0, ev);
+      w.byte(LF);
+    }
+    if (flags & HAS_ID) {
+      w.ascii("id: ");
+      w.bytes(staging, ev, ev + id);
+      w.byte(LF);
+    }
+    if (flags & HAS_RETRY) w.ascii(`retry: ${String(retry)}\n`);
+    const dataAt = ev + id;
+    if (flags & NO_DATA) {
+      // fields only
+    } else if (flags & DATA_JSON) {
+      w.ascii("data: ");
+      if (!tapeToJson(staging, dataAt, dataAt + data, w)) return BAD_TAPE;
+      w.byte(LF);
+    } else {
+      lines(w, "data: ", staging, dataAt, dataAt + data);
+    }
+    w.byte(LF);
+    const status = this.commit(c, true);
+    if (status < 0) return status;
+    if (flags & HAS_ID) c.lastId = copy(staging, ev, ev + id);
+    if (flags & HAS_RETRY) c.retry = retry;
+    return status;
+  }
+
+  comment(handle: number, lenRaw: number, staging: Uint8Array): number {
+    const c = this.target(handle);
+    if (typeof c === "number") return c;
+    const len = toI32(lenRaw);
+    if (len < 0 || len > this.config.stagingBytes) return BAD_ARG;
+    this.frame.reset();
+    lines(this.frame, ": ", staging, 0, len);
+    return this.commit(c, false);
+  }
+
+  consume(handle: number, nRaw: number): number {
+    const c = this.target(handle);
+    if (typeof c === "number") return c;
+    const n = toI32(nRaw);
+    if (n < 0 || n > c.len) return BAD_ARG;
+    c.pending.copyWithin(0, n, c.len);
+    c.len -= n;
+    c.drained += n;
+    return 0;
+  }
+
+  tick(nowMs: number): number {
+    if (!this.ready) return NOT_INIT;
+    if (!(nowMs >= 0 && nowMs < Infinity)) return BAD_ARG;
+    this.now = nowMs;
+    this.due = [];
+    const { keepAliveMs, outBytes } = this.config;
+    if (!(keepAliveMs > 0)) return 0;
+    for (const c of this.slots) {
+      if (!c || !(c.deadline <= nowMs)) continue;
+      // A keep-alive `:\n`, unless the space is full: a peer that is not reading needs no more.
+      if (c.len + 2 <= outBytes) {
+        c.pending[c.len++] = 0x3a;
+        c.pending[c.len++] = LF;
+        c.framed += 2;
+      }
+      c.deadline = nowMs + keepAliveMs;
+      this.due.push(c.handle);
+    }
+    return this.due.length;
+  }
+
+  /** history_init and shape_init: only their refusals are modelled. */
+  configure(kind: "history" | "shape", countRaw: number, bytesRaw: number): number {
+    if (!this.ready) return NOT_INIT;
+    const count = toI32(countRaw);
+    const bytes = toI32(bytesRaw);
+    const maxCount = kind === "history" ? 2 ** 20 : 0xffff;
+    if (count < 1 || count > maxCount || bytes < MIN_OUT || bytes > MAX_REGION) return BAD_ARG;
+    throw new Error(`the model keeps no ${kind}: ${kind}_init(${count}, ${bytes}) would configure one`);
+  }
+
+  historyCount(): number {
+    return this.ready ? 0 : NOT_INIT;
+  }
+
+  historyFind(idLenRaw: number): number {
+    if (!this.ready) return NOT_INIT;
+    const n = toI32(idLenRaw);
+    return n < 0 || n > this.config.stagingBytes ? BAD_ARG : ID_UNKNOWN;
+  }
+
+  /** history_ptr, history_len (no position exists in an empty history) and shape_define (no table). */
+  unconfigured(): number {
+    return this.ready ? BAD_ARG : NOT_INIT;
+  }
+
+  openCountResult(): number {
+    return this.ready ? this.openCount : NOT_INIT;
+  }
+
+  stagingCap(): number {
+    return this.ready ? this.config.stagingBytes : NOT_INIT;
+  }
+
+  nextDeadline(): number {
+    if (!this.ready) return NOT_INIT;
+    let best = Infinity;
+    for (const c of this.slots) if (c) best = Math.min(best, c.deadline);
+    return best;
+  }
+
+  /** Appends the frame in `this.frame` whole, or says why it cannot. */
+  private commit(c: ModelConn, isEvent: boolean): number {
+    const n = this.frame.len;
+    const { outBytes, keepAliveMs } = this.config;
+    if (n > outBytes - c.len) return n > outBytes ? TOO_LARGE : NO_SPACE;
+    c.append(this.frame.buf, n);
+    if (isEvent) c.events++;
+    // Any bytes restart the keep-alive.
+    if (keepAliveMs > 0) c.deadline = this.now + keepAliveMs;
+    return n;
+  }
+}
