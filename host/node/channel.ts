@@ -2,27 +2,78 @@
 // buffer (never attached to a socket), and the same bytes go to every subscriber. A
 // subscriber that cannot keep up is disconnected by its own stream (maxBufferedBytes); the
 // channel never waits for anyone.
+//
+// Replay: with a history, the core records every frame the channel sends under its id (the
+// sender's, or one the channel assigns: a random prefix per channel plus a counter, so ids
+// from an earlier run of the server never match). subscribe() delivers what the stream's
+// client missed after its Last-Event-ID and joins it to the live subscribers in one
+// synchronous step, so no event can fall between the two or arrive twice.
+//
+// A trap in the channel's core (WebAssembly.RuntimeError) is thrown from the call that met
+// it; the channel goes on with a fresh core and an empty history.
+import { randomBytes } from "node:crypto";
 import { Engine, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "./cancelled-error.js";
+import { EventLog } from "./event-log.js";
+import { checkRange } from "./options.js";
 import { SseStream, type Sse } from "./sse.js";
 import { sseInstance } from "./wasm.js";
 
-/** Decides whether one subscriber gets an event; it sees what send() was given. */
+/** Decides whether one subscriber gets an event; it sees what send() was given (and the id the channel assigned). */
 export type ChannelFilter = (data: unknown, options: SendOptions) => boolean;
+
+/**
+ * What a subscriber whose Last-Event-ID is no longer (or never was) in the history gets:
+ * "all" every event kept, "reset" a `reset` event, "204" an HTTP 204 before its stream
+ * opens (needs withSse's `resumeFrom`; a `reset` event if the id expires after that check).
+ */
+export type UnknownIdPolicy = "all" | "reset" | "204";
 
 export interface ChannelOptions {
   /** The largest event frame (default 64 KiB). */
   maxEventBytes?: number;
+  /** Keep the newest events, at most `maxEvents` and `maxBytes` of frames and ids, for clients that resume (default: none). */
+  history?: { maxEvents: number; maxBytes: number };
+  /** When a resuming client's Last-Event-ID is not in the history (default "reset"). */
+  unknownId?: UnknownIdPolicy;
+  /** A `retry:` field (ms) each subscriber gets as it subscribes: how soon its client reconnects. */
+  retry?: number;
 }
 
+const POLICIES: readonly UnknownIdPolicy[] = ["all", "reset", "204"];
+
 export class Channel {
-  private readonly engine: Engine;
-  private readonly conn: number;
+  readonly unknownId: UnknownIdPolicy;
   private readonly subscribers = new Map<SseStream, ChannelFilter | undefined>();
+  private readonly maxEventBytes: number;
+  private readonly history: { maxEvents: number; maxBytes: number } | undefined;
+  private readonly log: EventLog | undefined;
+  private readonly retryFrame: Uint8Array | undefined;
+  private readonly idPrefix = `${randomBytes(6).toString("base64url")}-`;
+  private idCounter = 0;
+  /** The id of the newest recorded event: a client that saw it missed nothing, even if the history was emptied. */
+  private newestId: string | undefined;
+  private engine: Engine;
+  private conn: number;
 
   constructor(options: ChannelOptions = {}) {
-    this.engine = new Engine(sseInstance(), { maxConnections: 1, outBytes: options.maxEventBytes ?? 64 * 1024 });
+    this.maxEventBytes = options.maxEventBytes ?? 64 * 1024;
+    checkRange("Channel option maxEventBytes", this.maxEventBytes, 64, 0x4000_0000, true);
+    if (options.history !== undefined) {
+      checkRange("Channel option history.maxEvents", options.history.maxEvents, 1, 1 << 20, true);
+      checkRange("Channel option history.maxBytes", options.history.maxBytes, 16, 0x4000_0000, true);
+      this.history = { maxEvents: options.history.maxEvents, maxBytes: options.history.maxBytes };
+      this.log = new EventLog(this.history.maxEvents);
+    }
+    this.unknownId = options.unknownId ?? "reset";
+    if (!POLICIES.includes(this.unknownId)) throw new RangeError(`Channel option unknownId must be one of ${POLICIES.join(", ")}, got ${String(this.unknownId)}`);
+    if (options.retry !== undefined) checkRange("Channel option retry", options.retry, 0, Number.MAX_SAFE_INTEGER, true);
+    this.engine = this.createEngine();
     this.conn = this.engine.open();
+    if (options.retry !== undefined) {
+      this.engine.control(this.conn, { retry: options.retry });
+      this.retryFrame = this.engine.drain(this.conn);
+    }
   }
 
   /** Subscribers now. */
@@ -30,30 +81,57 @@ export class Channel {
     return this.subscribers.size;
   }
 
+  /** Events in the history now. */
+  get historySize(): number {
+    return this.history === undefined ? 0 : this.core(() => this.engine.historySize);
+  }
+
   /**
    * Adds a stream (again: replaces its filter); it leaves when it closes, or when the
-   * returned function is called. A stream that is already closed throws CancelledError.
+   * returned function is called. A new subscriber first gets the `retry` option, then, if its
+   * client resumes (sse.lastEventId), every kept event after that id that its filter accepts
+   * (or what `unknownId` says). A stream that is already closed throws CancelledError.
    */
   subscribe(sse: Sse, options: { filter?: ChannelFilter } = {}): () => void {
     if (!(sse instanceof SseStream)) throw new TypeError("Channel.subscribe takes the sse object withSse gave a handler");
     if (!sse.isOpen) throw new CancelledError("the stream is closed");
+    if (this.history !== undefined && this.history.maxBytes > sse.maxBufferedBytes) {
+      throw new RangeError(`a replay (history.maxBytes ${this.history.maxBytes}) must fit the stream's maxBufferedBytes (${sse.maxBufferedBytes})`);
+    }
     const isNew = !this.subscribers.has(sse);
-    this.subscribers.set(sse, options.filter);
+    const replayError = isNew ? this.catchUp(sse, options.filter) : undefined;
     const unsubscribe = () => void this.subscribers.delete(sse);
-    if (isNew) void sse.closed.then(unsubscribe);
+    if (sse.isOpen) {
+      this.subscribers.set(sse, options.filter);
+      if (isNew) void sse.closed.then(unsubscribe);
+    }
+    if (replayError !== undefined) throw replayError.error;
     return unsubscribe;
+  }
+
+  /** Whether a client with this Last-Event-ID resumes without loss (a client without one always does). */
+  resumes(lastEventId: string | undefined): boolean {
+    if (this.history === undefined || lastEventId === undefined || lastEventId === "" || lastEventId === this.newestId) return true;
+    return this.core(() => this.engine.framesAfter(lastEventId)) !== undefined;
   }
 
   /**
    * Frames the event once and queues it for every subscriber whose filter accepts it;
-   * returns how many. Bad input throws the engine's typed error and sends nothing. A filter
-   * that throws skips its subscriber; the first such error is thrown after the others got
-   * the event.
+   * returns how many. With a history it is recorded (`record: false` skips that) under its
+   * id, assigned when none is given. Bad input throws a typed error and sends nothing. A
+   * filter that throws skips its subscriber; the first such error is thrown after the
+   * others got the event.
    */
   send(data: unknown, options: SendOptions | string = {}): number {
-    const o = typeof options === "string" ? { event: options } : options;
-    this.engine.send(this.conn, data, o);
-    const frame = this.engine.drain(this.conn);
+    const given = typeof options === "string" ? { event: options } : options;
+    const o = this.recordable(given);
+    this.core(() => this.engine.send(this.conn, data, o));
+    if (o.record === true) {
+      if (given.id === undefined) this.idCounter++;
+      this.newestId = o.id;
+      this.log!.push(data, o);
+    }
+    const frame = this.core(() => this.engine.drain(this.conn));
     let delivered = 0;
     let filterError: { error: unknown } | undefined;
     for (const [stream, filter] of this.subscribers) {
@@ -68,5 +146,76 @@ export class Channel {
     }
     if (filterError !== undefined) throw filterError.error;
     return delivered;
+  }
+
+  /** The options to frame with: with a history, recorded under an id unless record is false. */
+  private recordable(o: SendOptions): SendOptions {
+    if (this.history === undefined) {
+      if (o.record === true) throw new TypeError("this channel keeps no history: give it ChannelOptions.history to record events");
+      return o;
+    }
+    if (o.record === false) return o;
+    if (o.id === "") throw new TypeError("a recorded event needs a non-empty id: an empty id makes its client forget where it left off");
+    return { ...o, id: o.id ?? `${this.idPrefix}${this.idCounter + 1}`, record: true };
+  }
+
+  /** Queues what a new subscriber gets before live events; returns a filter's first error. */
+  private catchUp(stream: SseStream, filter: ChannelFilter | undefined): { error: unknown } | undefined {
+    if (this.retryFrame !== undefined) stream.deliver(this.retryFrame);
+    const last = stream.lastEventId;
+    if (this.history === undefined || last === undefined || last === "" || last === this.newestId) return undefined;
+    const after = this.core(() => this.engine.framesAfter(last));
+    if (after !== undefined) return this.replay(stream, filter, after);
+    if (this.unknownId === "all") return this.replay(stream, filter, this.core(() => this.engine.framesFrom(0)));
+    stream.deliver(this.resetFrame(last));
+    return undefined;
+  }
+
+  /** Delivers the newest `frames.length` recorded frames that `filter` accepts, oldest first. */
+  private replay(stream: SseStream, filter: ChannelFilter | undefined, frames: Uint8Array[]): { error: unknown } | undefined {
+    const count = this.core(() => this.engine.historySize);
+    const first = count - frames.length;
+    let filterError: { error: unknown } | undefined;
+    frames.forEach((frame, k) => {
+      if (filter !== undefined) {
+        const { data, options } = this.log!.at(first + k, count);
+        try {
+          if (!filter(data, options)) return;
+        } catch (error) {
+          filterError ??= { error };
+          return;
+        }
+      }
+      stream.deliver(frame);
+    });
+    return filterError;
+  }
+
+  /**
+   * `event: reset`, data {"lastEventId": the id the client gave}, and the newest id (when
+   * there is one), so the client's next reconnect resumes from now on.
+   */
+  private resetFrame(lastEventId: string): Uint8Array {
+    const o: SendOptions = this.newestId === undefined ? { event: "reset" } : { event: "reset", id: this.newestId };
+    this.core(() => this.engine.send(this.conn, { lastEventId }, o));
+    return this.core(() => this.engine.drain(this.conn));
+  }
+
+  /** Runs calls into the core; after a trap the channel continues on a fresh one, then the trap is thrown. */
+  private core<T>(calls: () => T): T {
+    try {
+      return calls();
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) {
+        this.engine = this.createEngine();
+        this.conn = this.engine.open();
+        this.log?.clear();
+      }
+      throw error;
+    }
+  }
+
+  private createEngine(): Engine {
+    return new Engine(sseInstance(), { maxConnections: 1, outBytes: this.maxEventBytes, ...(this.history && { history: this.history }) });
   }
 }

@@ -8,6 +8,9 @@
 //   between events.
 // - One timer, fired a little late (slack) so deadlines that fall close together are served
 //   by one tick instead of one wake-up each.
+// - A trap (WebAssembly.RuntimeError) from any call into an instance means its memory can no
+//   longer be trusted: the instance is replaced by a fresh one with the same slots, every
+//   stream on it ends without another call into it, and the fault is reported once.
 import { Engine, type Conn } from "../../bindings/index.js";
 import { sseInstance } from "./wasm.js";
 
@@ -16,10 +19,20 @@ export interface Slot {
   readonly conn: Conn;
 }
 
+/** What holds a slot: a stream. */
+export interface Occupant {
+  /** The core framed its keep-alive comment: write it. */
+  keepAliveDue(): void;
+  /** Its core instance trapped and is gone: end without calling into it again. */
+  engineFailed(): void;
+}
+
+/** Told once per failed instance; `culprit` is the stream whose call met the trap, else one it ended. */
+export type FaultReporter = (error: WebAssembly.RuntimeError, culprit: Occupant | undefined) => void;
+
 interface Member {
-  readonly engine: Engine;
-  /** Per open connection: what to call when its keep-alive comment is due. */
-  readonly onKeepAlive: Map<Conn, () => void>;
+  engine: Engine;
+  readonly occupants: Map<Conn, Occupant>;
 }
 
 export interface PoolConfig {
@@ -38,7 +51,10 @@ export class EnginePool {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
-  constructor(private readonly config: PoolConfig) {
+  constructor(
+    private readonly config: PoolConfig,
+    private readonly onFault: FaultReporter,
+  ) {
     this.slackMs = Math.min(1000, config.keepAliveMs / 10);
   }
 
@@ -49,24 +65,40 @@ export class EnginePool {
     return open;
   }
 
+  /** Every stream holding a slot now. */
+  occupants(): Occupant[] {
+    return this.members.flatMap((m) => [...m.occupants.values()]);
+  }
+
   /**
-   * A slot for a new stream, or undefined when maxConnections are open. A Last-Event-ID the
-   * core refuses (over 256 bytes, CR/LF/NUL) throws its InvalidFieldError and uses no slot.
+   * A slot for a new stream, which `occupy` builds; undefined when maxConnections are open
+   * (or the instance trapped while opening: it is replaced, the next open succeeds). A
+   * Last-Event-ID the core refuses (over 256 bytes, CR/LF/NUL) throws its InvalidFieldError
+   * and uses no slot.
    */
-  open(lastEventId: string | undefined, onKeepAlive: () => void): Slot | undefined {
+  open<O extends Occupant>(lastEventId: string | undefined, occupy: (slot: Slot) => O): O | undefined {
     const member = this.members.find((m) => m.engine.openCount < m.engine.maxConnections) ?? this.grow();
     if (member === undefined) return undefined;
-    this.setClock(member.engine);
-    const conn = member.engine.open(lastEventId);
-    member.onKeepAlive.set(conn, onKeepAlive);
+    const { engine } = member;
+    let conn: Conn;
+    try {
+      this.setClock(engine);
+      conn = engine.open(lastEventId);
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.fail(engine, error);
+      return undefined;
+    }
+    const occupant = occupy({ engine, conn });
+    member.occupants.set(conn, occupant);
     this.arm();
-    return { engine: member.engine, conn };
+    return occupant;
   }
 
   close(slot: Slot): void {
     const member = this.byEngine.get(slot.engine);
-    if (member === undefined || !member.onKeepAlive.delete(slot.conn)) return;
-    slot.engine.close(slot.conn);
+    if (member === undefined || !member.occupants.delete(slot.conn)) return;
+    this.guard(slot.engine, undefined, () => slot.engine.close(slot.conn));
   }
 
   /** Call before framing into `engine`, so the frame's keep-alive deadline starts from now. */
@@ -77,23 +109,50 @@ export class EnginePool {
   /** Bytes framed elsewhere (a broadcast) reached the slot's client: its keep-alive restarts. */
   touch(slot: Slot): void {
     if (this.config.keepAliveMs === 0) return;
-    this.setClock(slot.engine);
-    slot.engine.touch(slot.conn);
+    this.guard(slot.engine, this.byEngine.get(slot.engine)?.occupants.get(slot.conn), () => {
+      this.setClock(slot.engine);
+      slot.engine.touch(slot.conn);
+    });
+  }
+
+  /**
+   * `engine` trapped: replace it, end every stream it held, report once. A second report
+   * of the same instance (another of its streams met the trap too) does nothing.
+   */
+  fail(engine: Engine, error: WebAssembly.RuntimeError, culprit?: Occupant): void {
+    const member = this.byEngine.get(engine);
+    if (member === undefined) return;
+    this.byEngine.delete(engine);
+    const ended = [...member.occupants.values()];
+    member.occupants.clear();
+    member.engine = this.createEngine(engine.maxConnections);
+    this.byEngine.set(member.engine, member);
+    for (const occupant of ended) occupant.engineFailed();
+    this.onFault(error, culprit ?? ended[0]);
+  }
+
+  /** Runs calls into `engine`; a trap fails it (see fail) instead of escaping. */
+  private guard(engine: Engine, culprit: Occupant | undefined, calls: () => void): void {
+    try {
+      calls();
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.fail(engine, error, culprit);
+    }
   }
 
   private grow(): Member | undefined {
     const room = this.config.maxConnections - this.capacity;
     if (room <= 0) return undefined;
-    const engine = new Engine(sseInstance(), {
-      maxConnections: Math.min(room, this.config.connectionsPerEngine),
-      outBytes: this.config.maxEventBytes,
-      keepAliveMs: this.config.keepAliveMs,
-    });
-    const member: Member = { engine, onKeepAlive: new Map() };
+    const member: Member = { engine: this.createEngine(Math.min(room, this.config.connectionsPerEngine)), occupants: new Map() };
     this.members.push(member);
-    this.byEngine.set(engine, member);
-    this.capacity += engine.maxConnections;
+    this.byEngine.set(member.engine, member);
+    this.capacity += member.engine.maxConnections;
     return member;
+  }
+
+  private createEngine(maxConnections: number): Engine {
+    return new Engine(sseInstance(), { maxConnections, outBytes: this.config.maxEventBytes, keepAliveMs: this.config.keepAliveMs });
   }
 
   private now(): number {
@@ -105,14 +164,21 @@ export class EnginePool {
   }
 
   private tick(member: Member, now: number): void {
-    for (const conn of member.engine.tick(now)) member.onKeepAlive.get(conn)?.();
+    const { engine } = member;
+    let due: Conn[] = [];
+    this.guard(engine, undefined, () => (due = engine.tick(now)));
+    for (const conn of due) member.occupants.get(conn)?.keepAliveDue();
   }
 
   /** Sets the timer for the earliest deadline (plus slack), unless one is set no later. */
   private arm(): void {
     if (this.config.keepAliveMs === 0) return;
     let deadline = Infinity;
-    for (const m of this.members) if (m.onKeepAlive.size > 0) deadline = Math.min(deadline, m.engine.nextDeadline());
+    for (const m of this.members) {
+      if (m.occupants.size === 0) continue;
+      const { engine } = m;
+      this.guard(engine, undefined, () => (deadline = Math.min(deadline, engine.nextDeadline())));
+    }
     if (deadline === Infinity) return;
     const at = deadline + this.slackMs;
     if (this.timer !== undefined && this.timerAt <= at) return;
@@ -126,7 +192,7 @@ export class EnginePool {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.now();
-    for (const m of this.members) if (m.onKeepAlive.size > 0) this.tick(m, now);
+    for (const m of this.members) if (m.occupants.size > 0) this.tick(m, now);
     this.arm();
   }
 }

@@ -1,5 +1,6 @@
 // withSse's options, their defaults, and the checks that turn a bad configuration into a
 // RangeError at setup rather than a surprise under load.
+import type { Channel } from "./channel.js";
 
 export interface WithSseOptions<Req = unknown> {
   /** A `:` comment after this many ms without bytes on a stream (default 15000; 0: off). */
@@ -14,8 +15,16 @@ export interface WithSseOptions<Req = unknown> {
   retryAfterSeconds?: number;
   /** Connection slots per core instance; the pool adds instances as streams open (default 64). */
   connectionsPerEngine?: number;
-  /** Called once with what the handler threw; it never reaches the client (default: console.error). */
+  /**
+   * Called once with what the handler threw, and once per core instance that trapped (with
+   * the request of a stream it ended); it never reaches the client (default: console.error).
+   */
   onError?: (error: unknown, req: Req) => void;
+  /**
+   * The channel these streams resume from: when its `unknownId` is "204", a request whose
+   * Last-Event-ID it cannot resume gets 204 (EventSource stops) before any stream opens.
+   */
+  resumeFrom?: Channel;
 }
 
 export interface StreamConfig {
@@ -36,6 +45,7 @@ export function resolveOptions(o: WithSseOptions<never>): StreamConfig {
     retryAfterSeconds: o.retryAfterSeconds ?? 5,
     connectionsPerEngine: o.connectionsPerEngine ?? 64,
   };
+  const check = (name: string, value: number, min: number, max: number, integer: boolean) => checkRange(`withSse option ${name}`, value, min, max, integer);
   check("keepAliveMs", config.keepAliveMs, 0, Number.MAX_SAFE_INTEGER, false);
   check("maxConnections", config.maxConnections, 1, Number.MAX_SAFE_INTEGER, true);
   check("maxEventBytes", config.maxEventBytes, 64, 0x4000_0000, true);
@@ -45,8 +55,9 @@ export function resolveOptions(o: WithSseOptions<never>): StreamConfig {
   return config;
 }
 
-function check(name: string, value: number, min: number, max: number, integer: boolean): void {
+/** A RangeError naming `what` unless value is a number (an integer, if asked) in [min, max]. */
+export function checkRange(what: string, value: unknown, min: number, max: number, integer: boolean): void {
   if (typeof value !== "number" || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`withSse option ${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${String(value)}`);
+    throw new RangeError(`${what} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${String(value)}`);
   }
 }

@@ -11,10 +11,11 @@
 // - Order is the order of calls: a broadcast frame first moves the core's pending bytes into
 //   `queued`, so it lands after them.
 // - After the client goes, every pending and later send()/sleep() rejects with CancelledError
-//   and the core slot is free.
+//   and the core slot is free. The same happens when the server closes (after a last event)
+//   and when the core instance under the stream traps (after the frames already copied out).
 import { BufferFullError, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "./cancelled-error.js";
-import type { EnginePool, Slot } from "./engine-pool.js";
+import type { EnginePool, Occupant, Slot } from "./engine-pool.js";
 import { scheduleFlush } from "./flush-queue.js";
 import { abortableSleep } from "./sleep.js";
 
@@ -30,7 +31,7 @@ export interface Sse {
   comment(text: string): Promise<void>;
   /** Waits ms; rejects with CancelledError at once if the client goes. */
   sleep(ms: number): Promise<void>;
-  /** The Last-Event-ID request header: where a reconnecting client left off. */
+  /** Where a reconnecting client left off: the Last-Event-ID header, else the `lastEventId` query parameter. */
   readonly lastEventId: string | undefined;
   /** Aborts (reason: a CancelledError) when the client disconnects. */
   readonly signal: AbortSignal;
@@ -45,6 +46,7 @@ export interface StreamResponse {
   destroy(error?: Error): unknown;
   readonly writableLength: number;
   on(event: "close" | "drain" | "error", listener: () => void): unknown;
+  once(event: "close", listener: () => void): unknown;
 }
 
 interface Waiter {
@@ -55,9 +57,11 @@ interface Waiter {
 
 type State = "open" | "ending" | "done";
 
-export class SseStream implements Sse {
+export class SseStream implements Sse, Occupant {
   readonly lastEventId: string | undefined;
   readonly closed: Promise<void>;
+  /** Resolves when the response is over (sent, or its connection gone). */
+  readonly responseClosed: Promise<void>;
   private readonly controller = new AbortController();
   private readonly waiters: Waiter[] = [];
   private queued: Uint8Array[] = [];
@@ -72,10 +76,11 @@ export class SseStream implements Sse {
     private readonly slot: Slot,
     private readonly res: StreamResponse,
     lastEventId: string | undefined,
-    private readonly maxBufferedBytes: number,
+    readonly maxBufferedBytes: number,
   ) {
     this.lastEventId = lastEventId;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.responseClosed = new Promise((resolve) => res.once("close", resolve));
     res.on("drain", () => {
       this.needDrain = false;
       this.flush();
@@ -107,6 +112,7 @@ export class SseStream implements Sse {
   flush(): void {
     if (this.state === "done" || this.needDrain) return;
     const chunk = this.take();
+    if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
       if (this.res.writableLength + chunk.length > this.maxBufferedBytes) return this.disconnect();
       this.needDrain = !this.res.write(chunk);
@@ -118,6 +124,7 @@ export class SseStream implements Sse {
   deliver(frame: Uint8Array): void {
     if (this.state === "done") return;
     this.spill();
+    if (this.isDone()) return; // the core trapped
     if (this.res.writableLength + this.queuedBytes + frame.length > this.maxBufferedBytes) return this.disconnect();
     this.queued.push(frame);
     this.queuedBytes += frame.length;
@@ -130,14 +137,45 @@ export class SseStream implements Sse {
     scheduleFlush(this);
   }
 
+  /** The core under this stream trapped: the handler is cancelled, the frames already copied out end the response. */
+  engineFailed(): void {
+    if (this.state === "done") return;
+    const copied = this.queued;
+    this.cancel(new CancelledError("the event-stream engine failed"));
+    this.res.end(copied.length > 0 ? Buffer.concat(copied) : undefined);
+  }
+
+  /**
+   * The server is closing: `last` (a frame) goes after everything pending, the handler is
+   * cancelled so its cleanup runs, and the response ends. Resolves when the response is over.
+   */
+  shutdown(last: Uint8Array | undefined): Promise<void> {
+    if (this.state !== "done" && last !== undefined) this.deliver(last);
+    if (this.state !== "done") {
+      const chunk = this.take();
+      if (!this.isDone()) {
+        this.cancel(new CancelledError("the server is closing"));
+        this.res.end(chunk);
+      }
+    }
+    return this.responseClosed;
+  }
+
+  /** Ends the connection at once: a shutdown's time is up. */
+  destroy(): void {
+    this.cancel(new CancelledError("the server is closing"));
+    this.res.destroy();
+  }
+
   /** The handler is over: send what was accepted (and what waits), then end the response. */
   async end(): Promise<void> {
     if (this.state !== "open") return;
     this.state = "ending";
     if (this.waiters.length > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
     if (this.cancelled) return; // the client went while the last sends waited
-    this.state = "done";
     const chunk = this.take();
+    if (this.cancelled) return; // the core trapped
+    this.state = "done";
     this.pool.close(this.slot);
     if (chunk === undefined) this.res.end();
     else this.res.end(chunk);
@@ -147,6 +185,11 @@ export class SseStream implements Sse {
   /** Whether events can still be sent (the handler runs and the client is there). */
   get isOpen(): boolean {
     return this.state === "open";
+  }
+
+  /** Whether the stream is over; a method, so a check after a call that may end it is not narrowed away. */
+  private isDone(): boolean {
+    return this.state === "done";
   }
 
   /** Whether the stream ended because its client went (or was dropped for lagging). */
@@ -171,8 +214,14 @@ export class SseStream implements Sse {
   }
 
   private frame(frame: () => number): void {
-    this.pool.beforeFrame(this.slot.engine);
-    frame();
+    try {
+      this.pool.beforeFrame(this.slot.engine);
+      frame();
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.pool.fail(this.slot.engine, error, this); // cancels this stream too
+      throw this.controller.signal.reason;
+    }
     scheduleFlush(this);
   }
 
@@ -183,7 +232,7 @@ export class SseStream implements Sse {
       try {
         this.frame(waiter.frame);
       } catch (error) {
-        if (error instanceof BufferFullError) return;
+        if (error instanceof BufferFullError || this.state === "done") return;
         this.waiters.shift();
         waiter.reject(error);
         continue;
@@ -197,11 +246,18 @@ export class SseStream implements Sse {
   /** Moves the core's pending bytes (copied: the view dies at the next engine call) to `queued`. */
   private spill(): void {
     const { engine, conn } = this.slot;
-    const view = engine.pending(conn);
-    if (view.length === 0) return;
-    this.queued.push(Buffer.from(view));
-    this.queuedBytes += view.length;
-    engine.consume(conn, view.length);
+    try {
+      const view = engine.pending(conn);
+      if (view.length === 0) return;
+      const copy = Buffer.from(view);
+      engine.consume(conn, view.length);
+      this.queued.push(copy);
+      this.queuedBytes += copy.length;
+    } catch (error) {
+      // A trap fails the core instance, this stream included: callers find it done.
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.pool.fail(this.slot.engine, error, this);
+    }
   }
 
   /** Everything pending, as one chunk. */
@@ -220,14 +276,13 @@ export class SseStream implements Sse {
     this.res.destroy();
   }
 
-  /** The client is gone: free the slot, wake every waiting call with CancelledError. */
-  private cancel(): void {
+  /** The client is gone (or the server or core ended the stream): free the slot, wake every waiting call with CancelledError. */
+  private cancel(error = new CancelledError()): void {
     if (this.state === "done") return;
     this.state = "done";
     this.pool.close(this.slot);
     this.queued = [];
     this.queuedBytes = 0;
-    const error = new CancelledError();
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
     this.controller.abort(error);
     this.onIdle?.();

@@ -4,16 +4,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { InvalidFieldError } from "../../bindings/index.js";
 import { CancelledError } from "./cancelled-error.js";
-import { EnginePool } from "./engine-pool.js";
+import { EnginePool, type Occupant } from "./engine-pool.js";
 import { streamHeaders } from "./headers.js";
+import { lastEventIdOf } from "./last-event-id.js";
 import { refusal } from "./negotiate.js";
-import { resolveOptions, type WithSseOptions } from "./options.js";
+import { checkRange, resolveOptions, type WithSseOptions } from "./options.js";
+import { lastFrame, shutdown, type CloseOptions, type CloseReport } from "./shutdown.js";
 import { SseStream, type Sse, type StreamResponse } from "./sse.js";
 import { sseModule } from "./wasm.js";
 
 /** The parts of a request withSse reads; node:http's, node:http2's and Express's all fit. */
 export interface RequestLike {
   readonly method?: string | undefined;
+  readonly url?: string | undefined;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly httpVersionMajor: number;
   readonly httpVersionMinor: number;
@@ -27,6 +30,14 @@ export type AnyResponse = ServerResponse | Http2ServerResponse;
 export interface SseListener<Req> {
   (req: Req, res: AnyResponse): void;
   readonly openConnections: number;
+  /**
+   * Graceful shutdown: from now on requests get 503; every open stream gets the last event
+   * (if `data` or `event` is given), its handler is cancelled (CancelledError: its cleanup
+   * runs) and its response ends. Resolves when all are over, or after `timeoutMs` (default
+   * 5000) with the connections still not done destroyed. A last event the core refuses
+   * rejects with its typed error, and nothing changes.
+   */
+  close(options?: CloseOptions): Promise<CloseReport>;
 }
 
 interface HeadResponse {
@@ -42,44 +53,67 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
   const config = resolveOptions(options);
   const onError = options.onError ?? logError;
   sseModule(); // a missing or broken build/sse.wasm fails here, not at the first request
+  const running = new Map<SseStream, Promise<void>>();
+  const requests = new WeakMap<Occupant, Req>();
   let pool: EnginePool | undefined;
+  let closing = false;
+
+  const onFault = (error: WebAssembly.RuntimeError, culprit: Occupant | undefined) => {
+    const req = culprit && requests.get(culprit);
+    if (req === undefined) logFault(error);
+    else report(onError, error, req);
+  };
 
   const listener = (req: Req, response: AnyResponse): void => {
     const head = response as unknown as HeadResponse;
-    const lastEventId = header(req, "last-event-id");
     const refused = refusal(req.method, header(req, "accept"));
     if (refused !== undefined) return reply(head, refused.status, refused.headers, refused.message);
+    const resumed = lastEventIdOf(header(req, "last-event-id"), req.url);
+    if ("refused" in resumed) return reply(head, 400, {}, `Last-Event-ID refused: ${resumed.refused}\n`);
+    const lastEventId = resumed.id;
     const headers = streamHeaders(req);
     if (req.method === "HEAD") return reply(head, 200, headers);
     // Middleware before us may have awaited past the client's exit: 'close' already fired.
     if (isClosed(response)) return;
+    if (closing) return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
 
-    pool ??= new EnginePool(config);
     let stream: SseStream | undefined;
-    let slot;
     try {
-      slot = pool.open(lastEventId, () => stream?.keepAliveDue());
+      // 204 tells EventSource to stop: a client this channel cannot resume is not reconnected forever.
+      if (options.resumeFrom?.unknownId === "204" && !options.resumeFrom.resumes(lastEventId)) return reply(head, 204, {});
+      pool ??= new EnginePool(config, onFault);
+      stream = pool.open(lastEventId, (slot) => new SseStream(pool!, slot, response as unknown as StreamResponse, lastEventId, config.maxBufferedBytes));
     } catch (error) {
       if (!(error instanceof InvalidFieldError)) throw error;
       return reply(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
     }
-    if (slot === undefined) {
+    if (stream === undefined) {
       return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "every event-stream connection is in use; retry later\n");
     }
+    requests.set(stream, req);
     head.writeHead(200, headers);
     head.flushHeaders();
-    stream = new SseStream(pool, slot, response as unknown as StreamResponse, lastEventId, config.maxBufferedBytes);
-    void run(handler, req, stream, onError);
+    const done = run(handler, req, stream, onError);
+    running.set(stream, done);
+    void done.then(() => running.delete(stream));
+  };
+
+  const close = async (o: CloseOptions = {}): Promise<CloseReport> => {
+    const timeoutMs = o.timeoutMs ?? 5000;
+    checkRange("close option timeoutMs", timeoutMs, 0, 2 ** 31 - 1, false);
+    const last = lastFrame(o, config.maxEventBytes);
+    closing = true;
+    return shutdown(running, last, timeoutMs);
   };
   Object.defineProperty(listener, "openConnections", { get: () => pool?.openConnections ?? 0 });
-  return listener as SseListener<Req>;
+  return Object.assign(listener, { close }) as SseListener<Req>;
 }
 
 async function run<Req>(handler: SseHandler<Req>, req: Req, stream: SseStream, onError: (error: unknown, req: Req) => void): Promise<void> {
   try {
     await handler(req, stream);
   } catch (error) {
-    // The cancellation a disconnect raised into the handler is how it ends, not a fault.
+    // The cancellation a disconnect (or shutdown, or a core trap) raised into the handler is how it ends, not a fault.
     if (!(error instanceof CancelledError && stream.cancelled)) report(onError, error, req);
   }
   await stream.end();
@@ -95,6 +129,10 @@ function report<Req>(onError: (error: unknown, req: Req) => void, error: unknown
 
 function logError(error: unknown): void {
   console.error("wasm-sse: an event-stream handler failed:", error);
+}
+
+function logFault(error: unknown): void {
+  console.error("wasm-sse: a core instance trapped and was replaced; its streams ended:", error);
 }
 
 function reply(res: HeadResponse, status: number, headers: Record<string, string>, message?: string): void {

@@ -3,6 +3,7 @@
 import { Status } from "../../bindings/errors.js";
 import { F, ID_UNKNOWN, Session, tapeOf } from "./session.js";
 import { utf8 } from "./reference.js";
+import { rng } from "../support/wasm.js";
 
 export interface Script {
   name: string;
@@ -10,17 +11,6 @@ export interface Script {
   run(s: Session): void;
 }
 
-/** mulberry32: a small seeded PRNG, so the corpus is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(0x5ee5eed);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
