@@ -1,0 +1,63 @@
+// How much work each case does: the full run (npm run bench) and --quick (npm run bench:quick).
+
+export interface Config {
+  mode: "full" | "quick";
+  /** Independent runs; every reported number is a median over them. */
+  runs: number;
+  /** W1: events on one connection. */
+  w1Events: number;
+  /** Events the client checks with eventsource-parser, once per peer per run. */
+  verifyEvents: number;
+  /** A stream run before W1 so every server reaches optimised code first. */
+  warmEvents: number;
+  /** W2: subscribers and broadcast events. */
+  w2Subscribers: number;
+  w2Events: number;
+  /**
+   * W2 events for peers too slow to broadcast w2Events within the time budget. Per-delivery
+   * numbers stay comparable; the report says which peer ran fewer.
+   */
+  w2EventsSlow: Record<string, number>;
+  /** W2: events broadcast per turn of the event loop. */
+  burst: number;
+  /** W3: idle connections. */
+  w3Connections: number;
+  /** After the runs, profile wasm-sse's case behind each missed target (bench/profile/). */
+  profileMisses: boolean;
+  /** W4 and W5: events per timed pass, and passes. */
+  w4Events: number;
+  w4Rounds: number;
+}
+
+export const FULL: Config = {
+  mode: "full",
+  runs: 3,
+  w1Events: 200_000,
+  verifyEvents: 5_000,
+  warmEvents: 20_000,
+  w2Subscribers: 1_000,
+  w2Events: 1_000,
+  // Hono spends ~65 µs per delivery here: 1,000 events would take ~70 s per run.
+  w2EventsSlow: { hono: 250 },
+  burst: 100,
+  w3Connections: 10_000,
+  profileMisses: true,
+  w4Events: 200_000,
+  w4Rounds: 5,
+};
+
+export const QUICK: Config = {
+  mode: "quick",
+  runs: 1,
+  w1Events: 20_000,
+  verifyEvents: 2_000,
+  warmEvents: 2_000,
+  w2Subscribers: 100,
+  w2Events: 200,
+  w2EventsSlow: {},
+  burst: 100,
+  w3Connections: 500,
+  profileMisses: false,
+  w4Events: 20_000,
+  w4Rounds: 3,
+};
