@@ -235,6 +235,8 @@ export function writeNumber(dst: usize, x: f64): usize {
     return p + k - dst;
   }
 
+  if (shortDecimal(x)) return layout(p, shortDigits, shortExp) - dst;
+
   let bits = reinterpret<u64>(x);
   let ieeeM = bits & 0xFFFFFFFFFFFFF;
   let ieeeE = <i32>(bits >> 52);
@@ -342,29 +344,65 @@ export function writeNumber(dst: usize, x: f64): usize {
     }
     out = vr + <u64>(vr == vm || roundUp);
   }
-  let exp = e10 + removed;
+  return layout(p, out, e10 + removed) - dst;
+}
 
-  // Number::toString layout: k digits, the decimal point n digits from their start.
+/** 10^0 .. 10^22: every one exact in a double. */
+const POW10 = memory.data<f64>([
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]);
+let shortDigits: u64 = 0;
+let shortExp: i32 = 0;
+
+/**
+ * Most numbers people send are short decimals (20.5, 0.25, 19.99), and for them a few
+ * multiplications find the answer Ryu would: the first k with y = x * 10^k an integer below
+ * 10^15 whose y / 10^k is x again (the division is correctly rounded, so that is exactly "y
+ * rounds to x"). With at most 15 digits the decimals 10^-k apart are several ulps apart, so y
+ * is the only candidate of its length; a shorter one would be a multiple of 10^(1-k), and only
+ * the two nearest y can be in the rounding interval, so checking them proves y shortest. On
+ * any doubt this answers false and Ryu runs. Sets shortDigits and shortExp.
+ */
+function shortDecimal(x: f64): bool {
+  for (let k = 1; k <= 22; k++) {
+    const scale = load<f64>(POW10 + (<usize>k << 3));
+    const y = x * scale;
+    if (y >= 1e15) return false;
+    if (y != Math.floor(y) || y / scale != x) continue;
+    const q = <u64>y / 10;
+    const shorter = load<f64>(POW10 + (<usize>(k - 1) << 3));
+    if (<f64>q / shorter == x || <f64>(q + 1) / shorter == x) return false;
+    shortDigits = <u64>y;
+    shortExp = -k;
+    return true;
+  }
+  return false;
+}
+
+/** Number::toString's layout of digits `out` times 10^exp at p; returns the end. */
+function layout(p: usize, out: u64, exp: i32): usize {
+  // k digits, the decimal point n digits from their start.
   let k = decimalLength(out);
   let n = exp + k;
   if (k <= n && n <= 21) {
     writeDigits(p + k, out);
     for (let z = p + k, e = p + n; z < e; z++) store<u8>(z, 0x30);
-    return p + n - dst;
+    return p + n;
   }
   if (0 < n && n <= 21) {
     // Write one byte late, then slide the integer part left over the gap.
     writeDigits(p + k + 1, out);
     for (let z: usize = 0; z < <usize>n; z++) store<u8>(p + z, load<u8>(p + z + 1));
     store<u8>(p + n, 0x2E);
-    return p + k + 1 - dst;
+    return p + k + 1;
   }
   if (-6 < n && n <= 0) {
     store<u16>(p, 0x2E30); // "0."
     for (let z = p + 2, e = p + 2 - n; z < e; z++) store<u8>(z, 0x30);
     let end = p + 2 - n + k;
     writeDigits(end, out);
-    return end - dst;
+    return end;
   }
   writeDigits(p + k + 1, out);
   store<u8>(p, load<u8>(p + 1));
@@ -384,5 +422,5 @@ export function writeNumber(dst: usize, x: f64): usize {
   let el = e < 10 ? 1 : e < 100 ? 2 : 3;
   w += el;
   writeDigits(w, <u64>e);
-  return w - dst;
+  return w;
 }
