@@ -38,7 +38,9 @@ export class TapeWriter {
   private readonly view: DataView;
   private pos = 0;
   private end = 0;
-  private readonly stack: object[] = [];
+  /** The containers being written, outermost first; only [0, depth) is live. */
+  private readonly stack: (object | undefined)[] = [];
+  private depth = 0;
   /** Shapes the core knows, by their key list (JSON of it); null: a list that could not be defined. */
   private readonly shapes = new Map<string, Shape | null>();
   /** The shape last seen at each depth: objects in a loop or an array usually repeat it. */
@@ -58,9 +60,13 @@ export class TapeWriter {
   write(value: unknown, start: number, end: number): number {
     this.pos = start;
     this.end = end;
-    this.stack.length = 0;
     this.shapesUsable = this.define !== undefined && !hasEnumerableKeys(Object.prototype);
-    return this.value(value, "") ? this.pos - start : -1;
+    try {
+      return this.value(value, "") ? this.pos - start : -1;
+    } finally {
+      // A throw (cycle, BigInt, a toJSON that threw) leaves containers entered: let them go.
+      while (this.depth > 0) this.leave();
+    }
   }
 
   /** SerializeJSONProperty: false where JSON.stringify yields undefined. */
@@ -110,7 +116,7 @@ export class TapeWriter {
     const n = a.length;
     for (let i = 0; i < n; i++) if (!this.value(a[i], i)) this.tag(TAG_NULL);
     this.tag(TAG_ARRAY_END);
-    this.stack.pop();
+    this.leave();
   }
 
   private object(o: object): void {
@@ -125,7 +131,7 @@ export class TapeWriter {
       if (!this.value(record[k], k)) this.pos = mark; // a skipped member leaves no key behind
     }
     this.tag(TAG_OBJECT_END);
-    this.stack.pop();
+    this.leave();
   }
 
   /** An object as its shape's id and its values, in the shape's key order. */
@@ -136,7 +142,7 @@ export class TapeWriter {
     this.view.setUint16(this.pos + 1, shape.id, true);
     this.pos += 3;
     for (const k of shape.keys) if (!this.value(o[k], k)) this.tag(TAG_SKIP);
-    this.stack.pop();
+    this.leave();
   }
 
   /**
@@ -145,7 +151,7 @@ export class TapeWriter {
    * rules out), so comparing it with the recent shape costs no allocation.
    */
   private shapeOf(o: object): Shape | undefined {
-    const depth = this.stack.length;
+    const depth = this.depth;
     const recent = this.recent[depth];
     if (recent !== undefined) {
       const keys = recent.keys;
@@ -190,11 +196,17 @@ export class TapeWriter {
   }
 
   private enter(o: object): void {
-    if (this.stack.includes(o)) throw new JsonValueError("a cyclic structure cannot be serialised to JSON");
-    if (this.stack.length === MAX_DEPTH) {
-      throw new JsonValueError(`JSON nesting deeper than ${MAX_DEPTH} levels is refused`);
+    const stack = this.stack;
+    for (let i = 0; i < this.depth; i++) {
+      if (stack[i] === o) throw new JsonValueError("a cyclic structure cannot be serialised to JSON");
     }
-    this.stack.push(o);
+    if (this.depth === MAX_DEPTH) throw new JsonValueError(`JSON nesting deeper than ${MAX_DEPTH} levels is refused`);
+    stack[this.depth++] = o;
+  }
+
+  private leave(): void {
+    // Cleared, not popped: the array keeps its size, and no payload outlives its send.
+    this.stack[--this.depth] = undefined;
   }
 
   private tag(t: number): void {

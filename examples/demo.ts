@@ -4,7 +4,9 @@
 //                counter resumes after its Last-Event-ID
 //   /broadcast   one Channel for every page: a "clock" event each second and "chat" events;
 //                ?topics=chat,clock picks event types (a per-subscriber filter);
-//                POST {"text": "..."} says something to everyone
+//                POST {"text": "..."} says something to everyone. Chat is kept in the
+//                channel's history: a page that reconnects gets the messages it missed
+//                (clock ticks are not kept: record: false)
 // A page holds two streams: browsers allow six HTTP/1.1 connections per host, so more
 // streams per page would starve a third tab (HTTP/2 lifts that limit).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -25,7 +27,7 @@ const MAX_CHAT_BYTES = 1024;
 
 export function createDemoServer(options: DemoOptions = {}): Server {
   const { intervalMs = 1000, clockMs = 1000, retryMs = 1000 } = options;
-  const broadcast = new Channel();
+  const broadcast = new Channel({ history: { maxEvents: 100, maxBytes: 64 * 1024 } });
 
   const counter = withSse(async (_req, sse) => {
     const last = Number(sse.lastEventId);
@@ -43,7 +45,7 @@ export function createDemoServer(options: DemoOptions = {}): Server {
     await sse.closed;
   });
 
-  const ticker = setInterval(() => broadcast.send({ time: new Date().toISOString(), listeners: broadcast.size }, "clock"), clockMs);
+  const ticker = setInterval(() => broadcast.send({ time: new Date().toISOString(), listeners: broadcast.size }, { event: "clock", record: false }), clockMs);
   ticker.unref();
 
   const server = createServer((req, res) => {

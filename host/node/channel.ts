@@ -81,6 +81,14 @@ export class Channel {
     return this.subscribers.size;
   }
 
+  /**
+   * The id of the newest recorded event, or undefined. A page rendered with the state up to
+   * here can open its EventSource with ?lastEventId= this, and miss nothing in between.
+   */
+  get lastId(): string | undefined {
+    return this.newestId;
+  }
+
   /** Events in the history now. */
   get historySize(): number {
     return this.history === undefined ? 0 : this.core(() => this.engine.historySize);

@@ -65,11 +65,6 @@ export class EnginePool {
     return open;
   }
 
-  /** Every stream holding a slot now. */
-  occupants(): Occupant[] {
-    return this.members.flatMap((m) => [...m.occupants.values()]);
-  }
-
   /**
    * A slot for a new stream, which `occupy` builds; undefined when maxConnections are open
    * (or the instance trapped while opening: it is replaced, the next open succeeds). A
