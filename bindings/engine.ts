@@ -246,10 +246,14 @@ export class Engine {
    * undefined when that id is not in the history (too old, or never sent).
    */
   framesAfter(lastEventId: string): Uint8Array[] | undefined {
-    const x = this.exports;
-    const at = x.history_find(this.stageText(lastEventId, this.staging));
-    if (at === Status.ID_UNKNOWN) return undefined;
-    return this.framesFrom(check(at, "framesAfter") + 1);
+    const at = this.historyIndex(lastEventId);
+    return at === undefined ? undefined : this.framesFrom(at + 1);
+  }
+
+  /** The position (0: oldest) of the newest kept frame with this id, copying nothing; undefined if none. */
+  historyIndex(id: string): number | undefined {
+    const at = this.exports.history_find(this.stageText(id, this.staging));
+    return at === Status.ID_UNKNOWN ? undefined : check(at, "historyIndex");
   }
 
   /** Copies of the recorded frames from position `first` (0: oldest) on. */

@@ -18,6 +18,8 @@ describe("history", () => {
     expect(e.framesAfter("11")).toBeUndefined();
     expect(e.framesAfter("")).toBeUndefined();
     expect(e.framesFrom(0).length).toBe(10);
+    expect(e.historyIndex("7")).toBe(6);
+    expect(e.historyIndex("nope")).toBeUndefined();
   });
 
   it("records only what it is asked to, and only frames that were sent", () => {

@@ -120,7 +120,7 @@ export class Channel {
   /** Whether a client with this Last-Event-ID resumes without loss (a client without one always does). */
   resumes(lastEventId: string | undefined): boolean {
     if (this.history === undefined || lastEventId === undefined || lastEventId === "" || lastEventId === this.newestId) return true;
-    return this.core(() => this.engine.framesAfter(lastEventId)) !== undefined;
+    return this.core(() => this.engine.historyIndex(lastEventId)) !== undefined;
   }
 
   /**
