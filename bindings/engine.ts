@@ -113,6 +113,17 @@ export class Engine {
    * A string second argument is the event name, as in Microdot's send(data, event).
    */
   send(conn: Conn, data: unknown, options?: SendOptions | string): number {
+    const framed = this.trySend(conn, data, options);
+    if (framed === 0) throw errorFor(Status.NO_SPACE, "send");
+    return framed;
+  }
+
+  /**
+   * send() for hosts that drain on demand: 0 (no frame is ever empty) where send() would
+   * throw BufferFullError, so a full buffer is a branch, not an exception. Nothing is
+   * written then; drain and call again.
+   */
+  trySend(conn: Conn, data: unknown, options?: SendOptions | string): number {
     const o = typeof options === "string" ? { event: options } : options ?? {};
     let flags = 0;
     let p = this.staging;
@@ -149,7 +160,8 @@ export class Engine {
       dataLen = this.tape.write(data, p, this.stagingEnd);
       if (dataLen < 0) throw new JsonValueError(`${describe(data)} has no JSON form (JSON.stringify returns undefined)`);
     }
-    return check(this.exports.send(conn, flags, eventLen, idLen, dataLen, retry), "send");
+    const status = this.exports.send(conn, flags, eventLen, idLen, dataLen, retry);
+    return status === Status.NO_SPACE ? 0 : check(status, "send");
   }
 
   /** A frame of fields only: retry and/or id, no data, so no event is dispatched. */

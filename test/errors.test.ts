@@ -69,6 +69,7 @@ describe("refused content writes nothing", () => {
 
   it("NO_SPACE: a frame that fits only after draining", () => {
     expectUnchanged(e, c, () => e.send(c, "z".repeat(200)), BufferFullError, "NO_SPACE", "y".repeat(300));
+    expect(e.trySend(c, "z".repeat(200))).toBe(0); // the same refusal as a value
     e.drain(c);
     e.send(c, "z".repeat(200)); // after draining, the same frame goes
   });
