@@ -206,6 +206,8 @@ function string(p: usize, end: usize, utf16: bool): usize {
 /** UTF-8 text: only ASCII controls, '"' and '\' change; runs between them are copied whole. */
 function utf8Body(p: usize, end: usize): void {
   let run = p;
+  // Eight bytes at a time while none needs escaping (bytes of multi-byte UTF-8 never do).
+  while (p + 8 <= end && !needsEscape(load<u64>(p))) p += 8;
   while (p < end) {
     const c = <u32>load<u8>(p);
     if (c < 0x20 || c == 0x22 || c == 0x5C) {
@@ -216,6 +218,17 @@ function utf8Body(p: usize, end: usize): void {
     p++;
   }
   out.bytes(run, p - run);
+}
+
+/** Whether any byte of w is below 0x20, '"' or '\' (has-zero-byte tests, exact for w's high bit clear per byte). */
+// @ts-ignore: decorator
+@inline function needsEscape(w: u64): bool {
+  const ones: u64 = 0x0101010101010101;
+  const highs: u64 = 0x8080808080808080;
+  const quote = w ^ 0x2222222222222222;
+  const slash = w ^ 0x5C5C5C5C5C5C5C5C;
+  const control = (w - 0x2020202020202020) & ~w;
+  return ((((quote - ones) & ~quote) | ((slash - ones) & ~slash) | control) & highs) != 0;
 }
 
 /** UTF-16 text, encoded to UTF-8; a lone surrogate becomes \uXXXX (well-formed JSON.stringify). */

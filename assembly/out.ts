@@ -58,16 +58,19 @@ export function pair(b0: u32, b1: u32): void {
 
 export function bytes(src: usize, n: usize): void {
   if (over == 0 && n <= limit - pos) {
-    if (n <= 16) {
-      // memory.copy is a call out of wasm in most engines: short runs are cheaper by hand.
-      let d = pos;
-      const end = src + n;
-      while (src + 8 <= end) {
-        store<u64>(d, load<u64>(src));
-        src += 8;
-        d += 8;
+    if (n <= 32) {
+      // memory.copy is a call out of wasm in most engines: short runs are cheaper by hand,
+      // a word at a time, the last word overlapping the one before instead of a byte loop.
+      const d = pos;
+      if (n >= 8) {
+        for (let i: usize = 0; i + 8 < n; i += 8) store<u64>(d + i, load<u64>(src + i));
+        store<u64>(d + n - 8, load<u64>(src + n - 8));
+      } else if (n >= 4) {
+        store<u32>(d, load<u32>(src));
+        store<u32>(d + n - 4, load<u32>(src + n - 4));
+      } else {
+        for (let i: usize = 0; i < n; i++) store<u8>(d + i, load<u8>(src + i));
       }
-      while (src < end) store<u8>(d++, load<u8>(src++));
     } else {
       memory.copy(pos, src, n);
     }
