@@ -1,6 +1,8 @@
-// The same listener, unchanged, under Express, node:https and node:http2 (cleartext and TLS),
+// The same listener, unchanged, under Express, Connect, node:https and node:http2 (cleartext and TLS),
 // read by real clients: the same events and the right headers for each protocol.
+import connectApp from "connect";
 import express from "express";
+import { createServer as createHttpServer } from "node:http";
 import { request as httpsRequest, createServer as createHttpsServer } from "node:https";
 import { connect, createSecureServer, createServer as createH2Server, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -87,6 +89,26 @@ describe("Express", () => {
     running = await listen(app.listen(0, "127.0.0.1"));
     const response = await fetch(`${running.url}/events`, { method: "POST" });
     expect(response.status).toBe(405);
+  });
+});
+
+describe("Connect", () => {
+  it("serves the seed's events as mounted middleware, after other middleware", async () => {
+    const app = connectApp();
+    const seen: string[] = [];
+    app.use((req, _res, next) => {
+      seen.push(req.url ?? "");
+      next();
+    });
+    const listener = withSse(counter(2));
+    app.use("/events", listener);
+    running = await listen(createHttpServer(app).listen(0, "127.0.0.1"));
+    const { response, stream } = await readAll(`${running.url}/events`);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    expect(response.headers.get("cache-control")).toBe("no-cache, no-transform");
+    expect(stream.events().map((e) => [e.event, e.data])).toEqual(seed);
+    expect(seen).toEqual(["/events"]);
+    expect(listener.openConnections).toBe(0);
   });
 });
 
