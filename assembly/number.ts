@@ -364,7 +364,8 @@ let shortExp: i32 = 0;
  * the two nearest y can be in the rounding interval, so checking them proves y shortest. On
  * any doubt this answers false and Ryu runs. Sets shortDigits and shortExp.
  */
-function shortDecimal(x: f64): bool {
+// @ts-ignore: decorator
+@inline function shortDecimal(x: f64): bool {
   for (let k = 1; k <= 22; k++) {
     const scale = load<f64>(POW10 + (<usize>k << 3));
     const y = x * scale;
@@ -381,7 +382,8 @@ function shortDecimal(x: f64): bool {
 }
 
 /** Number::toString's layout of digits `out` times 10^exp at p; returns the end. */
-function layout(p: usize, out: u64, exp: i32): usize {
+// @ts-ignore: decorator
+@inline function layout(p: usize, out: u64, exp: i32): usize {
   // k digits, the decimal point n digits from their start.
   let k = decimalLength(out);
   let n = exp + k;
