@@ -124,28 +124,38 @@ export class Engine {
    * written then; drain and call again.
    */
   trySend(conn: Conn, data: unknown, options?: SendOptions | string): number {
-    const o = typeof options === "string" ? { event: options } : options ?? {};
+    // Read the options without allocating: this runs once per event.
+    let event: unknown;
+    let id: unknown;
+    let retry: unknown;
+    let record = false;
+    if (typeof options === "string") {
+      event = options;
+    } else if (options !== undefined) {
+      ({ event, id, retry } = options);
+      record = options.record === true;
+    }
     let flags = 0;
     let p = this.staging;
     let eventLen = 0;
     let idLen = 0;
-    if (o.event !== undefined) {
+    if (event !== undefined) {
       flags |= abi.HAS_EVENT;
-      eventLen = this.stageText(String(o.event), p);
+      eventLen = this.stageText(String(event), p);
       p += eventLen;
     }
-    if (o.id !== undefined) {
+    if (id !== undefined) {
       flags |= abi.HAS_ID;
-      idLen = this.stageText(String(o.id), p);
+      idLen = this.stageText(String(id), p);
       p += idLen;
     }
-    let retry = 0;
-    if (o.retry !== undefined) {
+    let retryMs = 0;
+    if (retry !== undefined) {
       flags |= abi.HAS_RETRY;
-      retry = typeof o.retry === "number" ? o.retry : NaN;
+      retryMs = typeof retry === "number" ? retry : NaN;
     }
-    if (o.record) {
-      if (o.id === undefined) throw new TypeError("a recorded event needs an id");
+    if (record) {
+      if (id === undefined) throw new TypeError("a recorded event needs an id");
       flags |= abi.RECORD;
     }
     let dataLen: number;
@@ -160,7 +170,7 @@ export class Engine {
       dataLen = this.tape.write(data, p, this.stagingEnd);
       if (dataLen < 0) throw new JsonValueError(`${describe(data)} has no JSON form (JSON.stringify returns undefined)`);
     }
-    const status = this.exports.send(conn, flags, eventLen, idLen, dataLen, retry);
+    const status = this.exports.send(conn, flags, eventLen, idLen, dataLen, retryMs);
     return status === Status.NO_SPACE ? 0 : check(status, "send");
   }
 
@@ -199,8 +209,12 @@ export class Engine {
 
   /** Copies out every pending byte and marks it delivered. */
   drain(conn: Conn): Uint8Array {
-    const bytes = this.pending(conn).slice();
-    if (bytes.length > 0) this.consume(conn, bytes.length);
+    const x = this.exports;
+    const len = check(x.out_len(conn), "drain");
+    if (len === 0) return new Uint8Array(0);
+    const ptr = x.out_ptr(conn);
+    const bytes = this.u8.slice(ptr, ptr + len);
+    x.out_consume(conn, len);
     return bytes;
   }
 

@@ -71,19 +71,30 @@ export class TapeWriter {
 
   /** SerializeJSONProperty: false where JSON.stringify yields undefined. */
   private value(v: unknown, key: string | number): boolean {
+    // Numbers and strings first: they are most of every payload, and need no toJSON lookup.
+    if (typeof v === "number") {
+      this.number(v);
+      return true;
+    }
+    if (typeof v === "string") {
+      this.string(v, false);
+      return true;
+    }
     if (typeof v === "object" && v !== null || typeof v === "bigint") {
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === "function") v = toJSON.call(v, String(key));
     }
+    return this.resolved(v);
+  }
+
+  /** SerializeJSONProperty from step 4 on: `v` is past toJSON. */
+  private resolved(v: unknown): boolean {
     switch (typeof v) {
       case "string":
         this.string(v, false);
         return true;
       case "number":
-        this.room(9);
-        this.u8[this.pos] = TAG_NUMBER;
-        this.view.setFloat64(this.pos + 1, v, true);
-        this.pos += 9;
+        this.number(v);
         return true;
       case "boolean":
         this.tag(v ? TAG_TRUE : TAG_FALSE);
@@ -101,13 +112,20 @@ export class TapeWriter {
         }
         if (mayBeBoxed(v)) {
           const primitive = unbox(v);
-          if (primitive !== v) return this.value(primitive, key);
+          if (primitive !== v) return this.resolved(primitive);
         }
         this.object(v);
         return true;
       default:
         return false; // undefined, functions and symbols
     }
+  }
+
+  private number(n: number): void {
+    this.room(9);
+    this.u8[this.pos] = TAG_NUMBER;
+    this.view.setFloat64(this.pos + 1, n, true);
+    this.pos += 9;
   }
 
   private array(a: readonly unknown[]): void {
