@@ -9,14 +9,19 @@
 // client missed after its Last-Event-ID and joins it to the live subscribers in one
 // synchronous step, so no event can fall between the two or arrive twice.
 //
+// Coalescing: the frames sent in one turn of the event loop form a Batch; each subscriber
+// queues its run of them as one Segment, and the batch is joined once for all of them.
+//
 // A trap in the channel's core (WebAssembly.RuntimeError) is thrown from the call that met
 // it; the channel goes on with a fresh core and an empty history.
 import { randomBytes } from "node:crypto";
 import { Engine, type SendOptions } from "../../bindings/index.js";
+import { Batch } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
 import { EventLog } from "./event-log.js";
+import { scheduleFlush, type Flushable } from "./flush-queue.js";
 import { checkRange } from "./options.js";
-import { SseStream, type Sse } from "./sse.js";
+import { SseStream, type EndListener, type Sse } from "./sse.js";
 import { sseInstance } from "./wasm.js";
 
 /** Decides whether one subscriber gets an event; it sees what send() was given (and the id the channel assigned). */
@@ -55,6 +60,11 @@ export class Channel {
   private newestId: string | undefined;
   private engine: Engine;
   private conn: number;
+  /** This turn's frames; dropped at the turn's flush. */
+  private batch: Batch | undefined;
+  private readonly endOfTurn: Flushable = { flushScheduled: false, flush: () => (this.batch = undefined) };
+  /** Told when a subscriber's stream ends: it leaves. */
+  private readonly leaver: EndListener = { streamEnded: (stream) => void this.subscribers.delete(stream) };
 
   constructor(options: ChannelOptions = {}) {
     this.maxEventBytes = options.maxEventBytes ?? 64 * 1024;
@@ -111,7 +121,7 @@ export class Channel {
     const unsubscribe = () => void this.subscribers.delete(sse);
     if (sse.isOpen) {
       this.subscribers.set(sse, options.filter);
-      if (isNew) void sse.closed.then(unsubscribe);
+      sse.onEnd(this.leaver);
     }
     if (replayError !== undefined) throw replayError.error;
     return unsubscribe;
@@ -140,6 +150,12 @@ export class Channel {
       this.log!.push(data, o);
     }
     const frame = this.core(() => this.engine.drain(this.conn));
+    let batch = this.batch;
+    if (batch === undefined || batch.sealed) {
+      batch = this.batch = new Batch();
+      scheduleFlush(this.endOfTurn);
+    }
+    const index = batch.add(frame);
     let delivered = 0;
     let filterError: { error: unknown } | undefined;
     for (const [stream, filter] of this.subscribers) {
@@ -149,7 +165,7 @@ export class Channel {
         filterError ??= { error };
         continue;
       }
-      stream.deliver(frame);
+      stream.share(batch, index, frame.length);
       delivered++;
     }
     if (filterError !== undefined) throw filterError.error;

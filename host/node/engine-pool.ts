@@ -11,6 +11,13 @@
 // - A trap (WebAssembly.RuntimeError) from any call into an instance means its memory can no
 //   longer be trusted: the instance is replaced by a fresh one with the same slots, every
 //   stream on it ends without another call into it, and the fault is reported once.
+// - Slots are counted in JS (a member's occupants), so opening a stream makes no call into
+//   the instances it passes over. The first member with room is used, so streams pack into
+//   the oldest instances and the newest empty out first.
+// - The pool shrinks: an instance left without streams is released (every reference dropped,
+//   so its linear memory is freed), unless it is the only empty one: one spare is kept, so a
+//   count of streams going back and forth across an instance's size does not make and free
+//   instances over and over.
 import { Engine, type Conn } from "../../bindings/index.js";
 import { sseInstance } from "./wasm.js";
 
@@ -58,10 +65,10 @@ export class EnginePool {
     this.slackMs = Math.min(1000, config.keepAliveMs / 10);
   }
 
-  /** Connection slots in use, as the core instances count them. */
+  /** Connection slots in use. */
   get openConnections(): number {
     let open = 0;
-    for (const m of this.members) open += m.engine.openCount;
+    for (const m of this.members) open += m.occupants.size;
     return open;
   }
 
@@ -72,7 +79,7 @@ export class EnginePool {
    * and uses no slot.
    */
   open<O extends Occupant>(lastEventId: string | undefined, occupy: (slot: Slot) => O): O | undefined {
-    const member = this.members.find((m) => m.engine.openCount < m.engine.maxConnections) ?? this.grow();
+    const member = this.members.find((m) => m.occupants.size < m.engine.maxConnections) ?? this.grow();
     if (member === undefined) return undefined;
     const { engine } = member;
     let conn: Conn;
@@ -86,7 +93,8 @@ export class EnginePool {
     }
     const occupant = occupy({ engine, conn });
     member.occupants.set(conn, occupant);
-    this.arm();
+    // A new stream's deadline is now + keepAliveMs: no earlier than any timer already set.
+    if (this.timer === undefined) this.arm();
     return occupant;
   }
 
@@ -94,6 +102,7 @@ export class EnginePool {
     const member = this.byEngine.get(slot.engine);
     if (member === undefined || !member.occupants.delete(slot.conn)) return;
     this.guard(slot.engine, undefined, () => slot.engine.close(slot.conn));
+    if (member.occupants.size === 0 && this.byEngine.get(slot.engine) === member) this.trim(member);
   }
 
   /** Call before framing into `engine`, so the frame's keep-alive deadline starts from now. */
@@ -102,12 +111,15 @@ export class EnginePool {
   }
 
   /** Bytes framed elsewhere (a broadcast) reached the slot's client: its keep-alive restarts. */
-  touch(slot: Slot): void {
+  touch(slot: Slot, occupant: Occupant): void {
     if (this.config.keepAliveMs === 0) return;
-    this.guard(slot.engine, this.byEngine.get(slot.engine)?.occupants.get(slot.conn), () => {
+    try {
       this.setClock(slot.engine);
       slot.engine.touch(slot.conn);
-    });
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.fail(slot.engine, error, occupant);
+    }
   }
 
   /**
@@ -144,6 +156,14 @@ export class EnginePool {
     this.byEngine.set(member.engine, member);
     this.capacity += member.engine.maxConnections;
     return member;
+  }
+
+  /** `member` has no stream left: release it unless it is the only empty one. */
+  private trim(member: Member): void {
+    if (!this.members.some((m) => m !== member && m.occupants.size === 0)) return;
+    this.members.splice(this.members.indexOf(member), 1);
+    this.byEngine.delete(member.engine);
+    this.capacity -= member.engine.maxConnections;
   }
 
   private createEngine(maxConnections: number): Engine {

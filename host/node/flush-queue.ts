@@ -3,18 +3,25 @@
 // write. Marks made during a flush land in the next turn's batch.
 
 export interface Flushable {
+  /** Set while the flushable is in the next batch: marking it again costs a field read, not a Set lookup. */
+  flushScheduled: boolean;
   flush(): void;
 }
 
-let dirty = new Set<Flushable>();
+let dirty: Flushable[] = [];
 
-export function scheduleFlush(stream: Flushable): void {
-  if (dirty.size === 0) setImmediate(flushAll);
-  dirty.add(stream);
+export function scheduleFlush(target: Flushable): void {
+  if (target.flushScheduled) return;
+  target.flushScheduled = true;
+  if (dirty.length === 0) setImmediate(flushAll);
+  dirty.push(target);
 }
 
 function flushAll(): void {
   const batch = dirty;
-  dirty = new Set();
-  for (const stream of batch) stream.flush();
+  dirty = [];
+  for (const target of batch) {
+    target.flushScheduled = false; // before flush(), so a mark made during it queues it again
+    target.flush();
+  }
 }

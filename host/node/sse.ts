@@ -13,11 +13,18 @@
 // - After the client goes, every pending and later send()/sleep() rejects with CancelledError
 //   and the core slot is free. The same happens when the server closes (after a last event)
 //   and when the core instance under the stream traps (after the frames already copied out).
-import { BufferFullError, type SendOptions } from "../../bindings/index.js";
+//
+// Cost rules (W1-W3 of bench/): a send the core accepts at once allocates nothing here and
+// returns one shared resolved promise; the core is asked for pending bytes only when something
+// was framed into it since the last look (`framed`); a broadcast run of one turn is one queued
+// Segment; the AbortController, `closed` and `responseClosed` exist only once someone asks.
+import { BufferFullError, type Conn, type Engine, type SendOptions } from "../../bindings/index.js";
+import type { Batch } from "./broadcast-batch.js";
+import { Segment } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
 import type { EnginePool, Occupant, Slot } from "./engine-pool.js";
 import { scheduleFlush } from "./flush-queue.js";
-import { abortableSleep } from "./sleep.js";
+import { Sleeps } from "./sleep.js";
 
 /** The `sse` object a handler receives. */
 export interface Sse {
@@ -45,11 +52,17 @@ export interface StreamResponse {
   end(chunk?: Uint8Array): unknown;
   destroy(error?: Error): unknown;
   readonly writableLength: number;
-  on(event: "close" | "drain" | "error", listener: () => void): unknown;
+  on(event: "close" | "drain" | "error", listener: (error?: unknown) => void): unknown;
   once(event: "close", listener: () => void): unknown;
 }
 
+/** Told synchronously when a stream ends, whoever ended it: a channel it subscribed to. */
+export interface EndListener {
+  streamEnded(stream: SseStream): void;
+}
+
 interface Waiter {
+  /** Bytes framed, 0 while the core is full. */
   frame: () => number;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -57,92 +70,161 @@ interface Waiter {
 
 type State = "open" | "ending" | "done";
 
-export class SseStream implements Sse, Occupant {
+/** What every send the core accepts at once returns. */
+const ACCEPTED = Promise.resolve();
+
+export class SseStream implements Sse, Occupant, Slot {
+  readonly engine: Engine;
+  readonly conn: Conn;
   readonly lastEventId: string | undefined;
-  readonly closed: Promise<void>;
-  /** Resolves when the response is over (sent, or its connection gone). */
-  readonly responseClosed: Promise<void>;
-  private readonly controller = new AbortController();
-  private readonly waiters: Waiter[] = [];
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
-  private needDrain = false;
+  flushScheduled = false;
   private state: State = "open";
-  private resolveClosed!: () => void;
+  /** Why the stream was cancelled (client gone, dropped, server closing, core trapped); undefined if it was not. */
+  private reason: CancelledError | undefined;
+  private controller: AbortController | undefined;
+  private sleeps: Sleeps | undefined;
+  private waiters: Waiter[] | undefined;
+  private queued: Array<Uint8Array | Segment> | undefined;
+  private queuedBytes = 0;
+  /** The queue's last entry, while it is a broadcast run that the next frame of its batch may extend. */
+  private run: Segment | undefined;
+  /** Something was framed into the core connection since its pending bytes were last taken. */
+  private framed = false;
+  /** Bytes in Node's writable buffer when last read; may be stale high (it drains), never read as a reason to drop without a fresh look. */
+  private buffered = 0;
+  private needDrain = false;
+  private drainListening = false;
+  /** Whether this turn's first broadcast already restarted the keep-alive. */
+  private touched = false;
+  /** The response's 'close' came. */
+  private responseOver = false;
+  private closedPromise: Promise<void> | undefined;
+  private resolveClosed: (() => void) | undefined;
+  /** One listener (the usual case: one channel) needs no array. */
+  private endListeners: EndListener | EndListener[] | undefined;
   private onIdle: (() => void) | undefined;
 
   constructor(
     private readonly pool: EnginePool,
-    private readonly slot: Slot,
+    slot: Slot,
     private readonly res: StreamResponse,
     lastEventId: string | undefined,
     readonly maxBufferedBytes: number,
+    /** The request, for reports about this stream. */
+    readonly request: unknown,
   ) {
+    this.engine = slot.engine; // copied, not kept: one object less per stream
+    this.conn = slot.conn;
     this.lastEventId = lastEventId;
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.responseClosed = new Promise((resolve) => res.once("close", resolve));
-    res.on("drain", () => {
-      this.needDrain = false;
-      this.flush();
-    });
     // 'close' before end() means the client went away; 'error' likewise (reset, broken pipe).
-    res.on("close", () => this.cancel());
-    res.on("error", () => this.cancel());
+    // One listener for both: 'error' comes with its error, 'close' with nothing. It is
+    // anonymous and inline: tools that keep function names (tsx, esbuild's keepNames) give
+    // every named closure a property store of its own, and this one is made per stream.
+    onCloseOrError(res, (error?: unknown) => this.responseGone(error === undefined));
   }
 
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+    }
     return this.controller.signal;
   }
 
+  get closed(): Promise<void> {
+    if (this.closedPromise === undefined) {
+      this.closedPromise = this.isDone() ? ACCEPTED : new Promise((resolve) => (this.resolveClosed = resolve));
+    }
+    return this.closedPromise;
+  }
+
+  /** Resolves when the response is over (sent, or its connection gone); only shutdown asks, so nothing waits for it before. */
+  get responseClosed(): Promise<void> {
+    return this.responseOver ? ACCEPTED : new Promise((resolve) => this.res.once("close", resolve));
+  }
+
   send(data: unknown, options?: SendOptions | string): Promise<void> {
-    const { engine, conn } = this.slot;
-    return this.enqueue(() => engine.send(conn, data, options));
+    if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
+    if (this.waiters === undefined || this.waiters.length === 0) {
+      try {
+        if (this.trySend(data, options) > 0) return ACCEPTED;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.wait(() => this.trySend(data, options));
   }
 
   comment(text: string): Promise<void> {
-    const { engine, conn } = this.slot;
-    return this.enqueue(() => engine.comment(conn, String(text)));
+    if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
+    const line = String(text);
+    if (this.waiters === undefined || this.waiters.length === 0) {
+      try {
+        if (this.tryComment(line) > 0) return ACCEPTED;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.wait(() => this.tryComment(line));
   }
 
   sleep(ms: number): Promise<void> {
-    return abortableSleep(ms, this.controller.signal);
+    if (this.reason !== undefined) return Promise.reject(this.reason);
+    return (this.sleeps ??= new Sleeps()).sleep(ms);
   }
 
   /** Writes what is pending (the flush queue calls this once per turn). */
   flush(): void {
+    this.touched = false;
     if (this.state === "done" || this.needDrain) return;
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
-      if (this.res.writableLength + chunk.length > this.maxBufferedBytes) return this.disconnect();
-      this.needDrain = !this.res.write(chunk);
+      const before = this.res.writableLength;
+      if (before + chunk.length > this.maxBufferedBytes) return this.disconnect();
+      if (!this.res.write(chunk)) this.awaitDrain();
+      this.buffered = this.res.writableLength;
     }
-    this.serveWaiters();
+    if (this.waiters !== undefined) this.serveWaiters();
   }
 
-  /** A broadcast frame (shared, never modified) for this stream, after what it already framed. */
+  /** A frame (shared, never modified) for this stream, after what it already framed. */
   deliver(frame: Uint8Array): void {
-    if (this.state === "done") return;
-    this.spill();
-    if (this.isDone()) return; // the core trapped
-    if (this.res.writableLength + this.queuedBytes + frame.length > this.maxBufferedBytes) return this.disconnect();
-    this.queued.push(frame);
+    if (!this.admit(frame.length)) return;
+    this.enqueue(frame);
+    this.run = undefined;
     this.queuedBytes += frame.length;
-    this.pool.touch(this.slot);
-    scheduleFlush(this);
+  }
+
+  /** Frame `index` (of `length` bytes) of a channel's batch for this turn. */
+  share(batch: Batch, index: number, length: number): void {
+    if (!this.admit(length)) return;
+    const run = this.run;
+    if (run !== undefined && run.batch === batch && run.to === index) run.to++;
+    else this.enqueue((this.run = new Segment(batch, index, index + 1)));
+    this.queuedBytes += length;
   }
 
   /** The keep-alive comment the core just framed needs writing. */
   keepAliveDue(): void {
+    this.framed = true;
     scheduleFlush(this);
+  }
+
+  /** Runs `listener` when the stream ends (once, however it ends); a listener added twice is told once. */
+  onEnd(listener: EndListener): void {
+    const known = this.endListeners;
+    if (known === undefined) this.endListeners = listener;
+    else if (!Array.isArray(known)) this.endListeners = known === listener ? known : [known, listener];
+    else if (!known.includes(listener)) known.push(listener);
   }
 
   /** The core under this stream trapped: the handler is cancelled, the frames already copied out end the response. */
   engineFailed(): void {
     if (this.state === "done") return;
-    const copied = this.queued;
+    const copied = this.queued === undefined ? undefined : this.joinQueued();
     this.cancel(new CancelledError("the event-stream engine failed"));
-    this.res.end(copied.length > 0 ? Buffer.concat(copied) : undefined);
+    this.res.end(copied);
   }
 
   /**
@@ -171,7 +253,7 @@ export class SseStream implements Sse, Occupant {
   async end(): Promise<void> {
     if (this.state !== "open") return;
     this.state = "ending";
-    if (this.waiters.length > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    if (this.waiters !== undefined && this.waiters.length > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
     if (this.cancelled) return; // the client went while the last sends waited
     const chunk = this.take();
     if (this.cancelled) return; // the core trapped
@@ -179,7 +261,7 @@ export class SseStream implements Sse, Occupant {
     this.pool.close(this.slot);
     if (chunk === undefined) this.res.end();
     else this.res.end(chunk);
-    this.resolveClosed();
+    this.ended();
   }
 
   /** Whether events can still be sent (the handler runs and the client is there). */
@@ -187,71 +269,119 @@ export class SseStream implements Sse, Occupant {
     return this.state === "open";
   }
 
+  /** Whether the stream ended because its client went (or was dropped for lagging, or the server or core ended it). */
+  get cancelled(): boolean {
+    return this.reason !== undefined;
+  }
+
+  /** The stream is its own slot (the engine and connection under it). */
+  private get slot(): Slot {
+    return this;
+  }
+
   /** Whether the stream is over; a method, so a check after a call that may end it is not narrowed away. */
   private isDone(): boolean {
     return this.state === "done";
   }
 
-  /** Whether the stream ended because its client went (or was dropped for lagging). */
-  get cancelled(): boolean {
-    return this.controller.signal.aborted;
-  }
-
-  private enqueue(frame: () => number): Promise<void> {
-    if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
-    if (this.waiters.length === 0) {
-      try {
-        this.frame(frame);
-        return Promise.resolve();
-      } catch (error) {
-        if (!(error instanceof BufferFullError)) return Promise.reject(error);
-      }
-    }
+  private wait(frame: () => number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiters.push({ frame, resolve, reject });
+      (this.waiters ??= []).push({ frame, resolve, reject });
       scheduleFlush(this);
     });
   }
 
-  private frame(frame: () => number): void {
+  /** Frames one event now if the core has room; 0 if it has none. A trap cancels the stream and throws its reason. */
+  private trySend(data: unknown, options: SendOptions | string | undefined): number {
+    const { engine, conn } = this.slot;
+    let n: number;
     try {
-      this.pool.beforeFrame(this.slot.engine);
-      frame();
+      this.pool.beforeFrame(engine);
+      n = engine.trySend(conn, data, options);
     } catch (error) {
-      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
-      this.pool.fail(this.slot.engine, error, this); // cancels this stream too
-      throw this.controller.signal.reason;
+      throw this.trapped(error);
     }
+    if (n > 0) this.framedNow();
+    return n;
+  }
+
+  private tryComment(text: string): number {
+    const { engine, conn } = this.slot;
+    let n: number;
+    try {
+      this.pool.beforeFrame(engine);
+      n = engine.comment(conn, text);
+    } catch (error) {
+      if (error instanceof BufferFullError) return 0;
+      throw this.trapped(error);
+    }
+    this.framedNow();
+    return n;
+  }
+
+  private framedNow(): void {
+    this.framed = true;
     scheduleFlush(this);
+  }
+
+  /** A trap fails the core instance (this stream included): what to throw instead is the cancellation. */
+  private trapped(error: unknown): unknown {
+    if (!(error instanceof WebAssembly.RuntimeError)) return error;
+    this.pool.fail(this.slot.engine, error, this); // cancels this stream too
+    return this.reason ?? error;
   }
 
   /** Frames waiting sends in order while the core has room; a refused one rejects alone. */
   private serveWaiters(): void {
-    while (this.waiters.length > 0) {
-      const waiter = this.waiters[0]!;
+    const waiters = this.waiters!;
+    while (waiters.length > 0) {
+      const waiter = waiters[0]!;
+      let n: number;
       try {
-        this.frame(waiter.frame);
+        n = waiter.frame();
       } catch (error) {
-        if (error instanceof BufferFullError || this.state === "done") return;
-        this.waiters.shift();
+        if (this.isDone()) return;
+        waiters.shift();
         waiter.reject(error);
         continue;
       }
-      this.waiters.shift();
+      if (n === 0) return;
+      waiters.shift();
       waiter.resolve();
     }
     this.onIdle?.();
   }
 
+  /** Whether `length` more bytes may be queued; if not, the stream is dropped. Restarts the keep-alive once a turn. */
+  private admit(length: number): boolean {
+    if (this.state === "done") return false;
+    if (this.framed) this.spill();
+    if (this.isDone()) return false; // the core trapped
+    const after = this.queuedBytes + length;
+    // The cached figure only errs high (Node drains in the background): look again before dropping.
+    if (this.buffered + after > this.maxBufferedBytes && (this.buffered = this.res.writableLength) + after > this.maxBufferedBytes) {
+      this.disconnect();
+      return false;
+    }
+    if (!this.touched) {
+      this.touched = true;
+      this.pool.touch(this.slot, this);
+    }
+    scheduleFlush(this);
+    return true;
+  }
+
   /** Moves the core's pending bytes (copied: the view dies at the next engine call) to `queued`. */
   private spill(): void {
+    this.framed = false;
     const { engine, conn } = this.slot;
     try {
       const view = engine.pending(conn);
       if (view.length === 0) return;
       const copy = Buffer.from(view);
       engine.consume(conn, view.length);
-      this.queued.push(copy);
+      this.enqueue(copy);
+      this.run = undefined;
       this.queuedBytes += copy.length;
     } catch (error) {
       // A trap fails the core instance, this stream included: callers find it done.
@@ -260,15 +390,46 @@ export class SseStream implements Sse, Occupant {
     }
   }
 
+  private enqueue(part: Uint8Array | Segment): void {
+    if (this.queued === undefined) this.queued = [part]; // a literal is sized to fit; `[]` then push() reserves 17 slots
+    else this.queued.push(part);
+  }
+
   /** Everything pending, as one chunk. */
   private take(): Uint8Array | undefined {
-    this.spill();
-    const parts = this.queued;
-    if (parts.length === 0) return undefined;
-    const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.queuedBytes);
-    this.queued = [];
+    if (this.framed) this.spill();
+    if (this.queued === undefined) return undefined;
+    const chunk = this.joinQueued();
+    this.queued = undefined;
+    this.run = undefined;
     this.queuedBytes = 0;
     return chunk;
+  }
+
+  private joinQueued(): Uint8Array {
+    const parts = this.queued!;
+    const first = parts[0]!;
+    if (parts.length === 1) return first instanceof Segment ? first.bytes() : first;
+    return Buffer.concat(
+      parts.map((p) => (p instanceof Segment ? p.bytes() : p)),
+      this.queuedBytes,
+    );
+  }
+
+  private awaitDrain(): void {
+    this.needDrain = true;
+    if (this.drainListening) return;
+    this.drainListening = true;
+    this.res.on("drain", () => {
+      this.needDrain = false;
+      this.buffered = this.res.writableLength;
+      this.flush();
+    });
+  }
+
+  private responseGone(closed: boolean): void {
+    if (closed) this.responseOver = true;
+    this.cancel();
   }
 
   private disconnect(): void {
@@ -280,12 +441,29 @@ export class SseStream implements Sse, Occupant {
   private cancel(error = new CancelledError()): void {
     if (this.state === "done") return;
     this.state = "done";
+    this.reason = error;
     this.pool.close(this.slot);
-    this.queued = [];
+    this.queued = undefined;
+    this.run = undefined;
     this.queuedBytes = 0;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
-    this.controller.abort(error);
+    if (this.waiters !== undefined) for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    this.sleeps?.cancel(error);
+    this.controller?.abort(error);
     this.onIdle?.();
-    this.resolveClosed();
+    this.ended();
   }
+
+  private ended(): void {
+    this.resolveClosed?.();
+    const listeners = this.endListeners;
+    this.endListeners = undefined;
+    if (listeners === undefined) return;
+    if (Array.isArray(listeners)) for (const listener of listeners) listener.streamEnded(this);
+    else listeners.streamEnded(this);
+  }
+}
+
+function onCloseOrError(res: StreamResponse, listener: (error?: unknown) => void): void {
+  res.on("close", listener);
+  res.on("error", listener);
 }

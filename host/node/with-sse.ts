@@ -9,6 +9,7 @@ import { streamHeaders } from "./headers.js";
 import { lastEventIdOf } from "./last-event-id.js";
 import { refusal } from "./negotiate.js";
 import { checkRange, resolveOptions, type WithSseOptions } from "./options.js";
+import { RunningHandlers } from "./running-handlers.js";
 import { lastFrame, shutdown, type CloseOptions, type CloseReport } from "./shutdown.js";
 import { SseStream, type Sse, type StreamResponse } from "./sse.js";
 import { sseModule } from "./wasm.js";
@@ -25,6 +26,8 @@ export interface RequestLike {
 export type SseHandler<Req> = (req: Req, sse: Sse) => unknown;
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+type Finish<Req> = (stream: SseStream, req: Req, failed: boolean, error: unknown) => void;
 
 /** A request listener; `openConnections` counts the core connection slots in use. */
 export interface SseListener<Req> {
@@ -53,15 +56,13 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
   const config = resolveOptions(options);
   const onError = options.onError ?? logError;
   sseModule(); // a missing or broken build/sse.wasm fails here, not at the first request
-  const running = new Map<SseStream, Promise<void>>();
-  const requests = new WeakMap<Occupant, Req>();
+  const running = new RunningHandlers();
   let pool: EnginePool | undefined;
   let closing = false;
 
   const onFault = (error: WebAssembly.RuntimeError, culprit: Occupant | undefined) => {
-    const req = culprit && requests.get(culprit);
-    if (req === undefined) logFault(error);
-    else report(onError, error, req);
+    if (culprit instanceof SseStream) report(onError, error, culprit.request as Req);
+    else logFault(error);
   };
 
   const listener = (req: Req, response: AnyResponse): void => {
@@ -82,7 +83,7 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
       // 204 tells EventSource to stop: a client this channel cannot resume is not reconnected forever.
       if (options.resumeFrom?.unknownId === "204" && !options.resumeFrom.resumes(lastEventId)) return reply(head, 204, {});
       pool ??= new EnginePool(config, onFault);
-      stream = pool.open(lastEventId, (slot) => new SseStream(pool!, slot, response as unknown as StreamResponse, lastEventId, config.maxBufferedBytes));
+      stream = pool.open(lastEventId, (slot) => new SseStream(pool!, slot, response as unknown as StreamResponse, lastEventId, config.maxBufferedBytes, req));
     } catch (error) {
       if (!(error instanceof InvalidFieldError)) throw error;
       return reply(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
@@ -90,12 +91,17 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     if (stream === undefined) {
       return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "every event-stream connection is in use; retry later\n");
     }
-    requests.set(stream, req);
     head.writeHead(200, headers);
     head.flushHeaders();
-    const done = run(handler, req, stream, onError);
-    running.set(stream, done);
-    void done.then(() => running.delete(stream));
+    running.add(stream);
+    run(handler, req, stream, finish);
+  };
+
+  /** The handler settled: report what it threw, end the stream, and it is no longer running. */
+  const finish: Finish<Req> = (stream, req, failed, error) => {
+    // The cancellation a disconnect (or shutdown, or a core trap) raised into the handler is how it ends, not a fault.
+    if (failed && !(error instanceof CancelledError && stream.cancelled)) report(onError, error, req);
+    void stream.end().then(() => running.done(stream));
   };
 
   const close = async (o: CloseOptions = {}): Promise<CloseReport> => {
@@ -103,20 +109,29 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     checkRange("close option timeoutMs", timeoutMs, 0, 2 ** 31 - 1, false);
     const last = lastFrame(o, config.maxEventBytes);
     closing = true;
-    return shutdown(running, last, timeoutMs);
+    return shutdown(running.withEnds(), last, timeoutMs);
   };
   Object.defineProperty(listener, "openConnections", { get: () => pool?.openConnections ?? 0 });
   return Object.assign(listener, { close }) as SseListener<Req>;
 }
 
-async function run<Req>(handler: SseHandler<Req>, req: Req, stream: SseStream, onError: (error: unknown, req: Req) => void): Promise<void> {
+/**
+ * Calls the handler and, when it settles, `finish`. Not an async function: the handler's own
+ * promise is the only frame an idle stream keeps, with one reaction on it. The closures are
+ * anonymous and inline (see SseStream's constructor).
+ */
+function run<Req>(handler: SseHandler<Req>, req: Req, stream: SseStream, finish: Finish<Req>): void {
+  let result: unknown;
   try {
-    await handler(req, stream);
+    result = handler(req, stream);
   } catch (error) {
-    // The cancellation a disconnect (or shutdown, or a core trap) raised into the handler is how it ends, not a fault.
-    if (!(error instanceof CancelledError && stream.cancelled)) report(onError, error, req);
+    finish(stream, req, true, error);
+    return;
   }
-  await stream.end();
+  Promise.resolve(result).then(
+    () => finish(stream, req, false, undefined),
+    (error: unknown) => finish(stream, req, true, error),
+  );
 }
 
 function report<Req>(onError: (error: unknown, req: Req) => void, error: unknown, req: Req): void {

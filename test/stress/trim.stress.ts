@@ -1,0 +1,77 @@
+// The engine pool shrinks: 2,000 streams spread over 125 core instances, each stream's slot
+// touched by a 32 KiB event, then every client goes. The instances left without a stream are
+// released (one spare is kept), so their linear memory is freed: the live wasm memory and the
+// server's RSS go back down, and the pool still grows again for new clients.
+import { afterAll, expect, it } from "vitest";
+import { withSse } from "../../host/index.js";
+import { until } from "../helpers/events.js";
+import { serve, type Running } from "../helpers/listen.js";
+import { startFleet, type Fleet } from "./fleet-control.js";
+import { installWasmCensus, measure, show } from "./memory.js";
+
+const STREAMS = 2000;
+const PER_ENGINE = 16;
+const EVENT_BYTES = 32 * 1024;
+/** What the events made resident in the instances' memory. */
+const TOUCHED_MIB = (STREAMS * EVENT_BYTES) / 2 ** 20;
+
+installWasmCensus();
+let running: Running | undefined;
+let fleet: Fleet | undefined;
+afterAll(async () => {
+  await fleet?.stop();
+  await running?.close();
+});
+
+it(`releases the core instances of ${STREAMS} closed streams, keeping one spare`, async () => {
+  let started = 0;
+  let finished = 0;
+  const listener = withSse(
+    async (_req, sse) => {
+      started++;
+      try {
+        await sse.send("x".repeat(EVENT_BYTES));
+        await sse.closed;
+      } finally {
+        finished++;
+      }
+    },
+    { keepAliveMs: 0, maxConnections: STREAMS, connectionsPerEngine: PER_ENGINE },
+  );
+  running = await serve(listener);
+  fleet = startFleet();
+  const before = await measure();
+
+  const { opened } = await fleet.open({ port: running.port, count: STREAMS, mode: "fast", path: "/", concurrency: 200 });
+  expect(opened).toBe(STREAMS);
+  const got = await fleet.wait({ mode: "fast", events: 1, timeoutMs: 60_000 });
+  expect(got.events).toEqual({ total: STREAMS, min: 1, max: 1 });
+  expect(listener.openConnections).toBe(STREAMS);
+  const open = await measure();
+  expect(open.wasmInstances - before.wasmInstances).toBe(STREAMS / PER_ENGINE);
+
+  await fleet.destroy();
+  await until(() => listener.openConnections === 0 && finished === started, 30_000, "every stream closed");
+  const after = await measure();
+  expect(after.wasmInstances - before.wasmInstances).toBe(1); // the spare
+  expect(after.wasmMiB).toBeLessThan(before.wasmMiB + open.wasmMiB / 50);
+  expect(open.rssMiB - after.rssMiB).toBeGreaterThan(TOUCHED_MIB / 2);
+
+  // The pool grows again: the spare first, then new instances.
+  const again = await fleet.open({ port: running.port, count: PER_ENGINE * 3, mode: "fast", path: "/", concurrency: 50 });
+  expect(again.opened).toBe(PER_ENGINE * 3);
+  await until(() => listener.openConnections === PER_ENGINE * 3, 10_000, "new streams");
+  const regrown = await measure();
+  expect(regrown.wasmInstances - before.wasmInstances).toBe(3);
+  await fleet.stop();
+
+  console.log(
+    [
+      `trim: ${STREAMS} streams over ${STREAMS / PER_ENGINE} instances, ${EVENT_BYTES / 1024} KiB event each, then all closed`,
+      show("trim: before", before),
+      show("trim: open", open),
+      show("trim: all closed", after),
+      show("trim: 48 new streams", regrown),
+    ].join("\n"),
+  );
+});
