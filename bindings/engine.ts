@@ -52,6 +52,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Text up to this length is tried as ASCII first. */
 const SHORT_TEXT = 32;
+/** drain() copies of up to an eighth of this share one buffer. */
+const SLAB_BYTES = 64 * 1024;
+const EMPTY = new Uint8Array(0);
 
 export class Engine {
   readonly exports: abi.SseExports;
@@ -61,6 +64,8 @@ export class Engine {
   private readonly staging: number;
   private readonly stagingEnd: number;
   private readonly tape: TapeWriter;
+  private slab = new Uint8Array(SLAB_BYTES);
+  private slabUsed = 0;
 
   /** Instantiates the module (bytes or compiled) and initialises it. */
   static async load(source: BufferSource | WebAssembly.Module, options: EngineOptions = {}): Promise<Engine> {
@@ -211,11 +216,27 @@ export class Engine {
   drain(conn: Conn): Uint8Array {
     const x = this.exports;
     const len = check(x.out_len(conn), "drain");
-    if (len === 0) return new Uint8Array(0);
+    if (len === 0) return EMPTY;
     const ptr = x.out_ptr(conn);
-    const bytes = this.u8.slice(ptr, ptr + len);
+    const bytes = this.copyOut(ptr, len);
     x.out_consume(conn, len);
     return bytes;
+  }
+
+  /**
+   * A copy of [ptr, ptr + len) that outlives the call. Small copies are carved from a shared
+   * slab (as Node pools small Buffers): a view is far cheaper than a new ArrayBuffer each.
+   */
+  private copyOut(ptr: number, len: number): Uint8Array {
+    if (len > SLAB_BYTES >> 3) return this.u8.slice(ptr, ptr + len);
+    if (this.slabUsed + len > SLAB_BYTES) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const at = this.slabUsed;
+    this.slab.set(this.u8.subarray(ptr, ptr + len), at);
+    this.slabUsed = at + len;
+    return this.slab.subarray(at, at + len);
   }
 
   stats(conn: Conn): ConnectionStats {
