@@ -12,17 +12,11 @@
 import { BufferFullError, Status, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "../node/cancelled-error.js";
 import { refusal } from "../node/negotiate.js";
+import type { Sse } from "../node/sse.js";
 import { acquire, release, type WebSlot } from "./slots.js";
 
-/** The `sse` object a Response handler receives (Microdot's API, as withSse's). */
-export interface WebSse {
-  send(data: unknown, options?: SendOptions | string): Promise<void>;
-  comment(text: string): Promise<void>;
-  sleep(ms: number): Promise<void>;
-  readonly lastEventId: string | undefined;
-  readonly signal: AbortSignal;
-  readonly closed: Promise<void>;
-}
+/** The `sse` object a Response handler receives: withSse's, the same API. */
+export type WebSse = Sse;
 
 export interface SseResponseOptions {
   /** A `:` comment after this many ms without an event (default 15000; 0: off). */
