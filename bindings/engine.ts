@@ -64,7 +64,8 @@ export class Engine {
   private readonly staging: number;
   private readonly stagingEnd: number;
   private readonly tape: TapeWriter;
-  private slab = new Uint8Array(SLAB_BYTES);
+  /** Made at the first drain(): hosts that copy out on their own never pay for it. */
+  private slab = EMPTY;
   private slabUsed = 0;
 
   /** Instantiates the module (bytes or compiled) and initialises it. */
@@ -229,7 +230,7 @@ export class Engine {
    */
   private copyOut(ptr: number, len: number): Uint8Array {
     if (len > SLAB_BYTES >> 3) return this.u8.slice(ptr, ptr + len);
-    if (this.slabUsed + len > SLAB_BYTES) {
+    if (this.slabUsed + len > this.slab.length) {
       this.slab = new Uint8Array(SLAB_BYTES);
       this.slabUsed = 0;
     }
