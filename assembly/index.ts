@@ -204,7 +204,7 @@ export function tick(nowMs: f64): i32 {
     out.begin(conn.freeStart(r), conn.freeEnd(r));
     frame.keepAlive();
     if (out.fits()) conn.commit(r, out.needed(), false);
-    else conn.commit(r, 0, false);
+    else conn.touch(r); // no room: the next keep-alive is due an interval from now all the same
     store<i32>(memory.dueList + (<usize>due << 2), conn.handleOf(r));
     due++;
   }

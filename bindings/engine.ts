@@ -130,6 +130,18 @@ export class Engine {
    * written then; drain and call again.
    */
   trySend(conn: Conn, data: unknown, options?: SendOptions | string): number {
+    return this.frame(conn, data, options, false);
+  }
+
+  /** A frame of fields only: retry and/or id, no data, so no event is dispatched. */
+  control(conn: Conn, options: { id?: string; retry?: number }): number {
+    const framed = this.frame(conn, undefined, options, true);
+    if (framed === 0) throw errorFor(Status.NO_SPACE, "control");
+    return framed;
+  }
+
+  /** send() and control(): stages the fields (and the data, unless `noData`), then one call. */
+  private frame(conn: Conn, data: unknown, options: SendOptions | string | undefined, noData: boolean): number {
     // Read the options without allocating: this runs once per event.
     let event: unknown;
     let id: unknown;
@@ -164,8 +176,10 @@ export class Engine {
       if (id === undefined) throw new TypeError("a recorded event needs an id");
       flags |= abi.RECORD;
     }
-    let dataLen: number;
-    if (typeof data === "string") {
+    let dataLen = 0;
+    if (noData) {
+      flags |= abi.NO_DATA;
+    } else if (typeof data === "string") {
       dataLen = this.stageText(data, p);
     } else if (data instanceof Uint8Array) {
       if (data.length > this.stagingEnd - p) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
@@ -176,29 +190,19 @@ export class Engine {
       dataLen = this.tape.write(data, p, this.stagingEnd);
       if (dataLen < 0) throw new JsonValueError(`${describe(data)} has no JSON form (JSON.stringify returns undefined)`);
     }
-    const status = this.exports.send(conn, flags, eventLen, idLen, dataLen, retryMs);
-    return status === Status.NO_SPACE ? 0 : check(status, "send");
-  }
-
-  /** A frame of fields only: retry and/or id, no data, so no event is dispatched. */
-  control(conn: Conn, options: { id?: string; retry?: number }): number {
-    let flags = abi.NO_DATA;
-    let idLen = 0;
-    if (options.id !== undefined) {
-      flags |= abi.HAS_ID;
-      idLen = this.stageText(String(options.id), this.staging);
-    }
-    let retry = 0;
-    if (options.retry !== undefined) {
-      flags |= abi.HAS_RETRY;
-      retry = typeof options.retry === "number" ? options.retry : NaN;
-    }
-    return check(this.exports.send(conn, flags, 0, idLen, 0, retry), "send");
+    return orFull(this.exports.send(conn, flags, eventLen, idLen, dataLen, retryMs), "send");
   }
 
   /** A comment (each line prefixed with ":"): invisible to EventSource, seen by proxies. */
   comment(conn: Conn, text: string): number {
-    return check(this.exports.comment(conn, this.stageText(text, this.staging)), "comment");
+    const framed = this.tryComment(conn, text);
+    if (framed === 0) throw errorFor(Status.NO_SPACE, "comment");
+    return framed;
+  }
+
+  /** comment() with a full buffer as 0 rather than BufferFullError, as trySend. */
+  tryComment(conn: Conn, text: string): number {
+    return orFull(this.exports.comment(conn, this.stageText(text, this.staging)), "comment");
   }
 
   /** The pending bytes, as a view into wasm memory that is valid until the next engine call. */
@@ -333,6 +337,11 @@ export class Engine {
     if (read !== text.length) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
     return written;
   }
+}
+
+/** A frame's length, 0 for NO_SPACE (no frame is ever empty); throws for any other error. */
+function orFull(status: number, op: string): number {
+  return status === Status.NO_SPACE ? 0 : check(status, op);
 }
 
 /** Returns a non-negative status; throws the typed error for a negative one. */

@@ -70,6 +70,9 @@ describe("refused content writes nothing", () => {
   it("NO_SPACE: a frame that fits only after draining", () => {
     expectUnchanged(e, c, () => e.send(c, "z".repeat(200)), BufferFullError, "NO_SPACE", "y".repeat(300));
     expect(e.trySend(c, "z".repeat(200))).toBe(0); // the same refusal as a value
+    expect(e.tryComment(c, "z".repeat(210))).toBe(0);
+    expect(() => e.comment(c, "z".repeat(210))).toThrow(BufferFullError);
+    expect(() => e.control(c, { id: "z".repeat(250) })).toThrow(BufferFullError);
     e.drain(c);
     e.send(c, "z".repeat(200)); // after draining, the same frame goes
   });

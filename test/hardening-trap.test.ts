@@ -6,7 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Engine } from "../bindings/index.js";
 import { CancelledError, Channel, withSse, type Sse } from "../host/index.js";
-import { reader, until } from "./helpers/events.js";
+import { openStream as open, reader, until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
 
 let running: Running | undefined;
@@ -59,22 +59,6 @@ function parking() {
     }
   };
   return { streams, endings, handler };
-}
-
-/** An open fetch stream; `ended` tells a clean end of the body from an error. */
-async function open(url: string) {
-  const response = await fetch(url, { headers: { Accept: "text/event-stream" } });
-  const stream = reader();
-  let ended: "clean" | "error" | undefined;
-  void (async () => {
-    try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) stream.feed(chunk);
-      ended = "clean";
-    } catch {
-      ended = "error";
-    }
-  })();
-  return { response, stream, ended: () => ended };
 }
 
 describe("a trap in a stream's core instance", () => {

@@ -5,7 +5,7 @@ import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidFieldError, JsonValueError } from "../bindings/index.js";
 import { CancelledError, withSse, type Sse } from "../host/index.js";
-import { reader, until } from "./helpers/events.js";
+import { openStream as open, until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
 import { rawGet } from "./helpers/raw.js";
 
@@ -14,22 +14,6 @@ afterEach(async () => {
   await running?.close();
   running = undefined;
 });
-
-/** An open fetch stream; `ended` tells a clean end of the body from an error. */
-async function open(url: string) {
-  const response = await fetch(url, { headers: { Accept: "text/event-stream" } });
-  const stream = reader();
-  let ended: "clean" | "error" | undefined;
-  void (async () => {
-    try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) stream.feed(chunk);
-      ended = "clean";
-    } catch {
-      ended = "error";
-    }
-  })();
-  return { response, stream, ended: () => ended };
-}
 
 /** Handlers that send one event, then wait; /flood sends until its client's backpressure blocks it. */
 function server() {

@@ -18,7 +18,7 @@
 // returns one shared resolved promise; the core is asked for pending bytes only when something
 // was framed into it since the last look (`framed`); a broadcast run of one turn is one queued
 // Segment; the AbortController, `closed` and `responseClosed` exist only once someone asks.
-import { BufferFullError, type Conn, type Engine, type SendOptions } from "../../bindings/index.js";
+import type { Conn, Engine, SendOptions } from "../../bindings/index.js";
 import type { Batch } from "./broadcast-batch.js";
 import { Segment } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
@@ -310,12 +310,11 @@ export class SseStream implements Sse, Occupant, Slot {
     let n: number;
     try {
       this.pool.beforeFrame(engine);
-      n = engine.comment(conn, text);
+      n = engine.tryComment(conn, text);
     } catch (error) {
-      if (error instanceof BufferFullError) return 0;
       throw this.trapped(error);
     }
-    this.framedNow();
+    if (n > 0) this.framedNow();
     return n;
   }
 

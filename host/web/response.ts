@@ -9,8 +9,8 @@
 //   (desiredSize ≤ 0), so memory per stream is bounded by highWaterMark plus one core space.
 // - When the reader cancels the body or the request's signal aborts, the handler is cancelled:
 //   `sse.signal` aborts and pending and later send()/sleep() reject with CancelledError.
-import { BufferFullError, Status, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "../node/cancelled-error.js";
+import type { SendOptions } from "../../bindings/index.js";
 import { refusal } from "../node/negotiate.js";
 import type { Sse } from "../node/sse.js";
 import { acquire, release, type WebSlot } from "./slots.js";
@@ -80,14 +80,7 @@ class WebStream implements WebSse {
 
   comment(text: string): Promise<void> {
     const { engine, conn } = this.slot;
-    return this.frame(() => {
-      try {
-        return engine.comment(conn, String(text));
-      } catch (error) {
-        if (error instanceof BufferFullError) return 0;
-        throw error;
-      }
-    });
+    return this.frame(() => engine.tryComment(conn, String(text)));
   }
 
   sleep(ms: number): Promise<void> {
@@ -134,8 +127,7 @@ class WebStream implements WebSse {
       if ((this.body$.desiredSize ?? 1) > 0) {
         if (write() > 0) break;
         this.flush(); // the core's space is full: move it to the body, then frame again
-        if (write() > 0) break;
-        throw new BufferFullError(Status.NO_SPACE, "the frame does not fit the connection's outbound space");
+        continue;
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }

@@ -50,3 +50,19 @@ export async function until(predicate: () => boolean, ms = 5000, what = "conditi
     await new Promise((r) => setTimeout(r, 1));
   }
 }
+
+/** An open fetch stream; `ended` tells a clean end of the body from an error. */
+export async function openStream(url: string) {
+  const response = await fetch(url, { headers: { Accept: "text/event-stream" } });
+  const stream = reader();
+  let ended: "clean" | "error" | undefined;
+  void (async () => {
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) stream.feed(chunk);
+      ended = "clean";
+    } catch {
+      ended = "error";
+    }
+  })();
+  return { response, stream, ended: () => ended };
+}
