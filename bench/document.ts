@@ -1,5 +1,4 @@
 // bench/results/latest.md: what was run, on what, the targets, the tables, and how it was measured.
-import { CPU_TICK_SECONDS } from "./proc.js";
 import type { CaseProfile } from "./profile/case.js";
 import { fmt, markdownTable, type Results, sig, type Target, tables, targets, value, verificationFailures } from "./report.js";
 
@@ -31,8 +30,6 @@ export function markdown(results: Results): string {
     "## Results",
     "",
     ...tables(results).flatMap((t) => [markdownTable(t), ""]),
-    `† The server used fewer than 20 clock ticks (${CPU_TICK_SECONDS * 1000} ms each) of CPU in that case: its CPU figure, and ratios to it, are coarse.`,
-    "",
     "![ratios](ratios.svg)",
     "",
     ...closingNote(results),
@@ -43,7 +40,7 @@ export function markdown(results: Results): string {
     "  timers are off everywhere. better-sse always adds `event:` and a random-UUID `id:` field: that is its wire format.",
     "- The client (bench/client/) is one more process: raw sockets, a hand-rolled HTTP reader and a byte-level counter",
     "  (each `\\n\\n` ends an event). Its CPU is reported: below 100% of a core, it is not the bottleneck.",
-    `- CPU is utime + stime of the server process (all threads) from /proc/<pid>/stat, in ticks of ${CPU_TICK_SECONDS * 1000} ms;`,
+    "- CPU is the scheduler's run time of every thread of the server process, in ns, from /proc/<pid>/task/*/schedstat;",
     "  RSS is VmRSS from /proc/<pid>/status, after a full GC (node --expose-gc) in the server, minus the same before the",
     "  connections opened (16 idle connections are open before the baseline, so lazily loaded code is already counted).",
     "- W1 streams on one connection, each server writing as its own API intends under backpressure (better-sse: until",

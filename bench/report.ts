@@ -3,7 +3,6 @@
 import type { Verdict } from "./client/verify.js";
 import type { CaseProfile } from "./profile/case.js";
 import type { Config } from "./config.js";
-import { CPU_TICK_SECONDS } from "./proc.js";
 import { median } from "./stats.js";
 import type { W4Result } from "./w4.js";
 import type { W5Result } from "./w5.js";
@@ -143,15 +142,6 @@ export function sig(x: number): string {
   return fmt(x, a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3);
 }
 
-/** Fewer CPU ticks than this in a case make its CPU figure coarse (±1 tick is ≥ 5%). */
-const FEW_TICKS = 20;
-
-/** A CPU-per-unit cell, marked † when the case used fewer than FEW_TICKS ticks. */
-function cpuCell(results: Results, peer: PeerName, key: string, cpu: (r: PeerRun) => number): string {
-  const ticks = median(results.peerRuns.filter((r) => r.peer === peer).map(cpu)) / CPU_TICK_SECONDS;
-  return `${sig(value(results, peer, key))}${ticks < FEW_TICKS ? " †" : ""}`;
-}
-
 /** wasm-sse's ratio for a table cell: "0.23 (4.4× less)" style. */
 function ratioCell(results: Results, peer: PeerName, key: string): string {
   if (peer === "wasm-sse") return "—";
@@ -175,13 +165,13 @@ export function tables(results: Results): Table[] {
     {
       title: `W1 · one connection, ${fmt(c.w1Events)} events as fast as backpressure allows (${n})`,
       head: ["peer", "events/s", "server µs/event", "client CPU", "wasm-sse ÷ peer: CPU/event", "wasm-sse ÷ peer: events/s"],
-      rows: peers.map((p) => [p, fmt(value(results, p, "w1Rate")), cpuCell(results, p, "w1Cpu", (r) => r.w1.serverCpu), `${fmt(value(results, p, "w1Client"))}%`,
+      rows: peers.map((p) => [p, fmt(value(results, p, "w1Rate")), sig(value(results, p, "w1Cpu")), `${fmt(value(results, p, "w1Client"))}%`,
         ratioCell(results, p, "w1Cpu"), ratioCell(results, p, "w1Rate")]),
     },
     {
       title: `W2 · ${fmt(c.w2Subscribers)} subscribers, ${fmt(c.w2Events)} broadcast events in bursts of ${c.burst} per event-loop turn (${n})`,
       head: ["peer", "deliveries/s", "events/s", "server µs/delivery", "client CPU", "wasm-sse ÷ peer: CPU/delivery", "wasm-sse ÷ peer: deliveries/s"],
-      rows: peers.map((p) => [c.w2EventsSlow[p] === undefined ? p : `${p} (${fmt(c.w2EventsSlow[p])} events)`, fmt(value(results, p, "w2Rate")), fmt(value(results, p, "w2Events")), cpuCell(results, p, "w2Cpu", (r) => r.w2.serverCpu),
+      rows: peers.map((p) => [c.w2EventsSlow[p] === undefined ? p : `${p} (${fmt(c.w2EventsSlow[p])} events)`, fmt(value(results, p, "w2Rate")), fmt(value(results, p, "w2Events")), sig(value(results, p, "w2Cpu")),
         `${fmt(value(results, p, "w2Client"))}%`, ratioCell(results, p, "w2Cpu"), ratioCell(results, p, "w2Rate")]),
     },
     {

@@ -1,6 +1,7 @@
 // The JSON value tape (format: assembly/json.ts). This file makes every decision that
 // JSON.stringify makes in JavaScript (ECMA-262 SerializeJSONProperty): toJSON, boxed
 // primitives, which values are skipped, BigInt and cycles; the core writes the text.
+import { EncodeViews } from "./encode-views.js";
 import { errorFor, JsonValueError, Status } from "./errors.js";
 
 const TAG_NULL = 0x00;
@@ -20,10 +21,9 @@ const TAG_SKIP = 0x0d;
 
 /** The core's MAX_DEPTH: deeper values are refused here, before any byte is staged. */
 export const MAX_DEPTH = 256;
-/** Strings up to this length are copied by hand: cheaper than a TextEncoder call. */
-const SHORT = 24;
+/** Strings up to this length are copied by hand: below ~16 characters that beats encodeInto (V8 11). */
+const SHORT = 16;
 
-const encoder = new TextEncoder();
 
 /** Asks the core to render a key list staged at [at, at + len); returns its id, or < 0. */
 export type DefineShape = (at: number, len: number) => number;
@@ -48,9 +48,13 @@ export class TapeWriter {
   /** Whether objects may use shapes in this write: not while Object.prototype has enumerable keys. */
   private shapesUsable = false;
 
-  constructor(memory: ArrayBuffer, private readonly define?: DefineShape) {
+  private readonly encoded: EncodeViews;
+
+  /** `encoded`, if given, encodes into the same memory (the engine shares its own). */
+  constructor(memory: ArrayBuffer, encoded?: EncodeViews, private readonly define?: DefineShape) {
     this.u8 = new Uint8Array(memory);
     this.view = new DataView(memory);
+    this.encoded = encoded ?? new EncodeViews(this.u8, memory.byteLength);
   }
 
   /**
@@ -110,11 +114,15 @@ export class TapeWriter {
           this.array(v);
           return true;
         }
-        if (mayBeBoxed(v)) {
-          const primitive = unbox(v);
-          if (primitive !== v) return this.resolved(primitive);
+        {
+          // A plain object is the common case: it needs no check for a boxed primitive.
+          const plain = Object.getPrototypeOf(v) === Object.prototype;
+          if (!plain && mayBeBoxed(v)) {
+            const primitive = unbox(v);
+            if (primitive !== v) return this.resolved(primitive);
+          }
+          this.object(v, plain);
         }
-        this.object(v);
         return true;
       default:
         return false; // undefined, functions and symbols
@@ -137,9 +145,13 @@ export class TapeWriter {
     this.leave();
   }
 
-  private object(o: object): void {
-    const shape = this.shapesUsable && Object.getPrototypeOf(o) === Object.prototype ? this.shapeOf(o) : undefined;
-    if (shape !== undefined) return this.shaped(o as Record<string, unknown>, shape);
+  /** An object that is not an array; `plain`: its prototype is Object.prototype. */
+  private object(o: object, plain: boolean): void {
+    if (plain && this.shapesUsable) {
+      const recent = this.recent[this.depth];
+      const shape = recent !== undefined && sameKeys(o, recent.keys) ? recent : this.shapeOf(o);
+      if (shape !== undefined) return this.shaped(o as Record<string, unknown>, shape);
+    }
     this.enter(o);
     this.tag(TAG_OBJECT);
     const record = o as Record<string, unknown>;
@@ -152,38 +164,41 @@ export class TapeWriter {
     this.leave();
   }
 
-  /** An object as its shape's id and its values, in the shape's key order. */
+  /**
+   * An object as its shape's id and its values, in the shape's key order. The values are
+   * read in a for-in loop, which V8 serves from the object's enum cache (a field load by
+   * index, not a keyed lookup). for-in skips a key deleted on the way (by a getter or a
+   * toJSON): JSON.stringify, which took the key list first, reads undefined there and
+   * leaves the member out, and so does the skip written for it here.
+   */
   private shaped(o: Record<string, unknown>, shape: Shape): void {
     this.enter(o);
     this.room(3);
     this.u8[this.pos] = TAG_SHAPE;
     this.view.setUint16(this.pos + 1, shape.id, true);
     this.pos += 3;
-    for (const k of shape.keys) if (!this.value(o[k], k)) this.tag(TAG_SKIP);
+    const keys = shape.keys;
+    const n = keys.length;
+    let i = 0;
+    for (const k in o) {
+      while (i < n && keys[i] !== k) {
+        this.tag(TAG_SKIP);
+        i++;
+      }
+      if (i === n) break;
+      // value()'s first two cases, repeated so the loop over members needs no call for them.
+      const v = o[k];
+      if (typeof v === "number") this.number(v);
+      else if (typeof v === "string") this.string(v, false);
+      else if (!this.value(v, k)) this.tag(TAG_SKIP);
+      i++;
+    }
+    for (; i < n; i++) this.tag(TAG_SKIP);
     this.leave();
   }
 
-  /**
-   * The shape of a plain object whose own enumerable keys are exactly a known list. for-in
-   * yields own keys in the order Object.keys does (then inherited ones, which shapesUsable
-   * rules out), so comparing it with the recent shape costs no allocation.
-   */
+  /** The shape of a plain object with these own enumerable keys: defined on first sight. */
   private shapeOf(o: object): Shape | undefined {
-    const depth = this.depth;
-    const recent = this.recent[depth];
-    if (recent !== undefined) {
-      const keys = recent.keys;
-      let i = 0;
-      let same = true;
-      for (const k in o) {
-        if (keys[i] !== k) {
-          same = false;
-          break;
-        }
-        i++;
-      }
-      if (same && i === keys.length) return recent;
-    }
     const keys = Object.keys(o);
     if (keys.length === 0 || keys.length > MAX_SHAPE_KEYS) return undefined;
     const name = JSON.stringify(keys);
@@ -192,7 +207,7 @@ export class TapeWriter {
       shape = this.defineShape(keys);
       this.shapes.set(name, shape);
     }
-    if (shape !== null) this.recent[depth] = shape;
+    if (shape !== null) this.recent[this.depth] = shape;
     return shape ?? undefined;
   }
 
@@ -249,8 +264,8 @@ export class TapeWriter {
     }
     if (s.isWellFormed()) {
       this.room(5 + n);
-      const { read, written } = encoder.encodeInto(s, u8.subarray(body, this.end));
-      if (read !== n) throw this.tooLarge();
+      const { read, written } = this.encoded.encode(s, body);
+      if (read !== n || body + written > this.end) throw this.tooLarge();
       return this.stringHead(key ? TAG_KEY8 : TAG_STR8, written, body + written);
     }
     this.room(5 + 2 * n);
@@ -271,6 +286,20 @@ export class TapeWriter {
   private tooLarge(): Error {
     return errorFor(Status.TOO_LARGE, "the JSON payload does not fit the staging space");
   }
+}
+
+/**
+ * Whether a plain object's own enumerable keys are exactly `keys`, in order, allocating
+ * nothing: for-in yields own keys in Object.keys order, then inherited ones, which
+ * shapesUsable rules out.
+ */
+function sameKeys(o: object, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const k in o) {
+    if (keys[i] !== k) return false;
+    i++;
+  }
+  return i === keys.length;
 }
 
 /** Objects with more keys than this are spelled out: the shape table is for small records. */

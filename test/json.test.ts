@@ -205,6 +205,31 @@ describe("object shapes (key lists the core renders once)", () => {
     }
   });
 
+  it("reads members as JSON.stringify does when a getter or toJSON deletes, adds or re-adds keys on the way", () => {
+    // Each object is made twice: the first defines the shape, the second takes the known-shape path.
+    const makers: Array<() => object> = [
+      () => ({ get a() { delete (this as { b?: number }).b; return 1; }, b: 2, c: 3 }),
+      () => ({ a: 1, b: 2, get c() { delete (this as { d?: number }).d; return 3; }, d: 4 }),
+      () => ({ get a() { delete (this as { b?: number }).b; (this as { b?: number }).b = 5; return 1; }, b: 2, c: 3 }),
+      () => ({ get a() { (this as { z?: number }).z = 9; return 1; }, b: 2 }),
+      () => ({ a: { toJSON() { delete (outer as { c?: number }).c; return "t"; } }, b: 2, c: 3 }),
+      () => ({ get a() { delete (this as { b?: number }).b; delete (this as { c?: number }).c; return 1; }, b: 2, c: 3 }),
+    ];
+    let outer: object = {};
+    const e = engine({ outBytes: 1 << 20 });
+    for (const make of makers) {
+      for (let round = 0; round < 2; round++) {
+        outer = make();
+        const want = JSON.stringify(outer);
+        outer = make();
+        const conn = e.open();
+        e.send(conn, outer);
+        expect(text(e.drain(conn))).toBe(`data: ${want}\n\n`);
+        e.close(conn);
+      }
+    }
+  });
+
   it("refuses misuse of the shape table with status codes", () => {
     const x = new WebAssembly.Instance(wasmModule(), {}).exports as unknown as SseExports;
     expect(x.shape_init(1, 64)).toBe(Status.NOT_INIT);
