@@ -6,6 +6,8 @@ export interface Config {
   runs: number;
   /** W1: events on one connection. */
   w1Events: number;
+  /** W1 streams per run; the run's W1 is the stream with the median server CPU per event (one noisy stream moves no ratio). */
+  w1Streams: number;
   /** Events the client checks with eventsource-parser, once per peer per run. */
   verifyEvents: number;
   /** A stream run before W1 so every server reaches optimised code first. */
@@ -24,7 +26,7 @@ export interface Config {
   w3Connections: number;
   /** After the runs, profile wasm-sse's case behind each missed target (bench/profile/). */
   profileMisses: boolean;
-  /** W4 and W5: events per timed pass, and passes. */
+  /** W4: events per timed pass, and passes (short passes, the variants interleaved, so drift on a shared machine hits all alike). */
   w4Events: number;
   w4Rounds: number;
 }
@@ -33,6 +35,7 @@ export const FULL: Config = {
   mode: "full",
   runs: 3,
   w1Events: 200_000,
+  w1Streams: 3,
   verifyEvents: 5_000,
   warmEvents: 20_000,
   w2Subscribers: 1_000,
@@ -42,14 +45,15 @@ export const FULL: Config = {
   burst: 100,
   w3Connections: 10_000,
   profileMisses: true,
-  w4Events: 200_000,
-  w4Rounds: 5,
+  w4Events: 40_000,
+  w4Rounds: 25,
 };
 
 export const QUICK: Config = {
   mode: "quick",
   runs: 1,
   w1Events: 20_000,
+  w1Streams: 1,
   verifyEvents: 2_000,
   warmEvents: 2_000,
   w2Subscribers: 100,

@@ -163,7 +163,7 @@ export function tables(results: Results): Table[] {
   const n = `median of ${c.runs} run${c.runs === 1 ? "" : "s"}`;
   const t: Table[] = [
     {
-      title: `W1 · one connection, ${fmt(c.w1Events)} events as fast as backpressure allows (${n})`,
+      title: `W1 · one connection, ${fmt(c.w1Events)} events as fast as backpressure allows (${n}${c.w1Streams > 1 ? `; each run's figure is the median of ${c.w1Streams} streams` : ""})`,
       head: ["peer", "events/s", "server µs/event", "client CPU", "wasm-sse ÷ peer: CPU/event", "wasm-sse ÷ peer: events/s"],
       rows: peers.map((p) => [p, fmt(value(results, p, "w1Rate")), sig(value(results, p, "w1Cpu")), `${fmt(value(results, p, "w1Client"))}%`,
         ratioCell(results, p, "w1Cpu"), ratioCell(results, p, "w1Rate")]),
@@ -181,7 +181,7 @@ export function tables(results: Results): Table[] {
         `${sig(value(results, p, "w3External"))} KiB`, ratioCell(results, p, "w3Rss")]),
     },
     {
-      title: `W4 · framing + JSON in process, ${fmt(results.w4.events)} events, output ${results.w4.identical ? "byte-identical" : "NOT identical"} (median of ${c.w4Rounds} passes)`,
+      title: `W4 · framing + JSON in process, ${fmt(results.w4.events)} events, output ${results.w4.identical ? "byte-identical" : "NOT identical"} (median of ${c.w4Rounds} interleaved passes)`,
       head: ["path", "ns/event", "events/s"],
       rows: results.w4.variants.map((v) => [v.name, sig(v.nsPerEvent), fmt(1e9 / v.nsPerEvent)]),
     },
