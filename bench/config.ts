@@ -37,7 +37,7 @@ export const FULL: Config = {
   w1Events: 200_000,
   w1Streams: 3,
   verifyEvents: 5_000,
-  warmEvents: 20_000,
+  warmEvents: 200_000,
   w2Subscribers: 1_000,
   w2Events: 1_000,
   // Hono spends ~65 µs per delivery here: 1,000 events would take ~70 s per run.

@@ -422,7 +422,10 @@ export class SseStream implements Sse, Occupant, Slot {
     this.res.on("drain", () => {
       this.needDrain = false;
       this.buffered = this.res.writableLength;
-      this.flush();
+      // Not a flush now: 'drain' often comes on the tick after a write the socket took at
+      // once, before the handler's microtasks frame anything new, so a flush here would send a
+      // lone frame. At the end of the turn there is a full buffer's worth.
+      scheduleFlush(this);
     });
   }
 
