@@ -236,8 +236,9 @@ export class Engine {
   }
 
   /**
-   * A copy of [ptr, ptr + len) that outlives the call. Small copies are carved from a shared
-   * slab (as Node pools small Buffers): a view is far cheaper than a new ArrayBuffer each.
+   * A copy of [ptr, ptr + len) that outlives the call. The tiniest are sliced (V8 keeps them
+   * on its heap); small ones are carved from a shared slab (as Node pools small Buffers): a
+   * view is far cheaper than a new ArrayBuffer each; large ones get their own.
    */
   private copyOut(ptr: number, len: number): Uint8Array {
     if (len <= ON_HEAP_BYTES || len > SLAB_BYTES >> 3) return this.u8.slice(ptr, ptr + len);
