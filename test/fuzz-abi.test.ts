@@ -3,6 +3,8 @@
 // staging bytes and malformed JSON tapes, calls before init, init twice), each compared with the
 // TypeScript model in support/model.ts. The seed is fixed so the suite is repeatable; explore
 // with SSE_FUZZ_SEED=<seed> (or "random"), and SSE_FUZZ_CALLS sets how many calls (default 1,000,000).
+// About half the modules also get a shape table and/or a history ring with small limits, so
+// full tables, refused key lists, shaped tapes and both kinds of ring eviction are common.
 import { expect, it } from "vitest";
 import type { SseExports } from "../bindings/abi.js";
 import * as M from "./support/model.js";
@@ -15,6 +17,10 @@ const SEED = SEED_ENV === "random" ? (Math.random() * 2 ** 32) >>> 0 : Number(SE
 const SWEEP_EVERY = 1000;
 /** Calls kept for the report of a failure. */
 const TRACE = 40;
+/** The share of modules (not the churn one) that configure a shape table, a history or both. */
+const OPTIONAL_SHARE = 0.5;
+/** In those modules, the share of calls that go to shape_define and the history exports. */
+const OPTIONAL_CALLS = 0.1;
 
 const STATUS_NAMES = new Map<number, string>(Object.entries(M)
   .filter(([k, v]) => typeof v === "number" && v < 0 && /^[A-Z_]+$/.test(k)).map(([k, v]) => [v as number, k]));
@@ -55,8 +61,16 @@ const CRLF = Uint8Array.of(0x0d, 0x0a);
 const NUL = Uint8Array.of(0);
 const NON_ASCII = new TextEncoder().encode("é€😀");
 
-/** A JSON value JSON.stringify accepts, drawn at random. */
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+/** A JSON value JSON.stringify accepts, drawn at random; or a shaped object, for tape tag 0x0C. */
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json } | Shaped;
+
+/** An object of a defined shape: the shape's id and one value per member (undefined: a skip, tag 0x0D). */
+class Shaped {
+  constructor(readonly id: number, readonly values: (Json | undefined)[]) {}
+}
+
+/** Keys that look alike, repeat, or are array indices (which plain objects would reorder, shapes never). */
+const SHAPE_KEYS = ["id", "name", "x", "0", "1", "ts", "é", ""];
 
 class Fuzzer {
   readonly random: () => number;
@@ -94,6 +108,23 @@ class Fuzzer {
   episode = 0;
   episodeStart = 0;
   configured = "before init";
+  /** What this module configured besides init ("" for neither), and the calls made in such modules. */
+  extras = "";
+  optionalCalls = 0;
+  /** Set around history_init and shape_init, the calls after init that may grow memory. */
+  growing = false;
+  /** Set while drawing a value for a shaped tape: objects may then be shaped. */
+  shaping = false;
+  /** Set when a shaped value was drawn broken (unknown id, a member too few or too many). */
+  broken = false;
+  /** The key strings of each shape defined from an intact list, by id: what a shaped object's text must show. */
+  shapeNames: (string[] | undefined)[] = [];
+  /** Sends of a tape drawn with shapes that framed an event. */
+  shapedSent = 0;
+  /** Ring evictions and emptyings over all modules (from the model), for the report. */
+  byCount = 0;
+  byBytes = 0;
+  emptied = 0;
 
   constructor(seed: number) {
     this.random = rng(seed);
@@ -155,10 +186,73 @@ class Fuzzer {
   // --- checks ---
   /** After every call once init has run: staging is as the host left it, memory as init sized it. */
   checkStaging(): void {
+    if (this.x.memory.buffer !== this.memory) {
+      if (!this.growing) this.fail("linear memory grew after init");
+      this.remap();
+    }
     if (Buffer.compare(this.stagingView, this.staging) !== 0) {
       this.fail("a call wrote into staging");
     }
-    if (this.x.memory.buffer !== this.memory) this.fail("linear memory grew after init");
+  }
+
+  /** Views of the module's memory, after init or a configuration call grew it. */
+  remap(): void {
+    this.memory = this.x.memory.buffer;
+    this.mem = Buffer.from(this.memory);
+    this.stagingView = this.mem.subarray(this.stagingPtr, this.stagingPtr + this.model.config.stagingBytes);
+  }
+
+  /**
+   * Snapshots every range outside the core's arenas: connection records to staging's end, the
+   * due list to the scratch's end, and whatever history_init and shape_init carved since.
+   */
+  freeze(): void {
+    const { maxConns, stagingBytes } = this.model.config;
+    const arenas: [number, number][] = [[this.table, this.stagingPtr + stagingBytes - this.table],
+      [this.duePtr, maxConns * 4 + M.FIXED_TAIL], ...this.model.carves];
+    arenas.sort((a, b) => a[0] - b[0]);
+    this.frozen = [];
+    let from = 0;
+    for (const [start, bytes] of [...arenas, [this.memory.byteLength, 0] as [number, number]]) {
+      if (start > from) this.frozen.push([from, Buffer.from(this.mem.subarray(from, start))]);
+      from = Math.max(from, start + bytes);
+    }
+  }
+
+  checkFrozen(): void {
+    for (const [start, bytes] of this.frozen) {
+      if (Buffer.compare(this.mem.subarray(start, start + bytes.length), bytes) !== 0) {
+        this.fail(`memory outside the core's arenas changed in [${start}, ${start + bytes.length}) ` +
+          "(if assembly/memory.ts's layout changed, update RECORD_BYTES and FIXED_TAIL in test/support/model.ts)");
+      }
+    }
+  }
+
+  /** The history's positions, their pointers and bytes, and the whole ring; the shape table and its rendered keys. */
+  checkOptional(): void {
+    const h = this.model.history;
+    if (h) {
+      this.same("history_count()", this.x.history_count(), h.entries.length);
+      for (let i = 0; i < h.entries.length; i++) {
+        const frame = h.entries[i]!.frame;
+        this.same(`history_len(${i})`, this.x.history_len(i), frame.length);
+        const ptr = this.x.history_ptr(i);
+        this.same(`history_ptr(${i})`, ptr, h.framePtr(i));
+        const got = this.mem.subarray(ptr, ptr + frame.length);
+        if (Buffer.compare(got, frame) !== 0) this.fail(`history frame ${i}:\n    engine ${show(got)}\n    model  ${show(frame)}`);
+      }
+      const ring = this.mem.subarray(h.ringAt, h.ringAt + h.ringBytes);
+      if (Buffer.compare(ring, h.ring) !== 0) this.fail(`history ring at ${h.ringAt}:\n    engine ${show(ring)}\n    model  ${show(h.ring)}`);
+    }
+    const s = this.model.shapes;
+    if (s) {
+      const table = new DataView(this.memory, s.tableAt, s.keys.length * 4);
+      s.offsets.forEach((at, id) => this.same(`shape ${id}'s table entry`, table.getUint32(id * 4, true), at));
+      const area = this.mem.subarray(s.areaAt, s.areaAt + s.used);
+      if (Buffer.compare(area, s.area.subarray(0, s.used)) !== 0) {
+        this.fail(`shape area at ${s.areaAt}:\n    engine ${show(area)}\n    model  ${show(s.area.subarray(0, s.used))}`);
+      }
+    }
   }
 
   /** The connection's pending bytes, as out_len/out_ptr name them, equal the model's; they lie in its own space. */
@@ -202,12 +296,8 @@ class Fuzzer {
       this.same(`conn_state(${c.handle})`, this.x.conn_state(c.handle), 1);
       for (let which = 0; which <= 7; which++) this.same(`conn_stat(${c.handle}, ${which})`, this.x.conn_stat(c.handle, which), c.stat(which));
     }
-    for (const [start, bytes] of this.frozen) {
-      if (Buffer.compare(this.mem.subarray(start, start + bytes.length), bytes) !== 0) {
-        this.fail(`memory outside the core's arenas changed in [${start}, ${start + bytes.length}) ` +
-          "(if assembly/memory.ts's layout changed, update RECORD_BYTES and FIXED_TAIL in test/support/model.ts)");
-      }
-    }
+    this.checkOptional();
+    this.checkFrozen();
   }
 
   // --- handles and payloads ---
@@ -300,20 +390,66 @@ class Fuzzer {
   }
 
   value(depth: number): Json {
-    const u = this.random();
+    // A shaped tape is mostly containers at the top, so that its shapes show up.
+    const u = this.shaping && depth === 0 ? 0.55 + 0.45 * this.random() : this.random();
     if (depth > 3 || u < 0.55) {
       const k = this.random();
       return k < 0.1 ? null : k < 0.2 ? this.chance(0.5) : k < 0.55 ? this.number() : this.string();
     }
     if (u < 0.8) return Array.from({ length: this.int(5) }, () => this.value(depth + 1));
+    const shapes = this.shaping ? this.model.shapes!.keys : [];
+    if (shapes.length > 0 && this.chance(0.75)) return this.shaped(depth, shapes.length);
     const o: { [k: string]: Json } = {};
     for (let n = this.int(5); n > 0; n--) o[this.string()] = this.value(depth + 1);
     return o;
   }
 
+  /** An object of one of the `defined` shapes; now and then broken: an unknown id, a member too few or too many. */
+  shaped(depth: number, defined: number): Shaped {
+    const u = this.random();
+    let id = this.int(defined);
+    let members = this.model.shapes!.keys[id]!.length;
+    if (u < 0.03) id = this.pick([defined, defined + 1, 0xffff]);
+    else if (u < 0.06 && members > 0) members--;
+    else if (u < 0.09) members++;
+    if (u < 0.09) this.broken = true;
+    return new Shaped(id, Array.from({ length: members }, () => this.chance(0.2) ? undefined : this.value(depth + 1)));
+  }
+
+  /** The JSON text a valid tape of `v` must give (a skipped member is left out), or undefined if a shape's keys are unknown. */
+  jsonText(v: Json): string | undefined {
+    if (v instanceof Shaped) {
+      const names = this.shapeNames[v.id];
+      if (!names) return undefined;
+      const members: string[] = [];
+      for (let i = 0; i < v.values.length; i++) {
+        if (v.values[i] === undefined) continue;
+        const text = this.jsonText(v.values[i]!);
+        if (text === undefined) return undefined;
+        members.push(`${JSON.stringify(names[i])}:${text}`);
+      }
+      return `{${members.join(",")}}`;
+    }
+    if (Array.isArray(v)) {
+      const items = v.map((x) => this.jsonText(x));
+      return items.includes(undefined) ? undefined : `[${items.join(",")}]`;
+    }
+    if (v !== null && typeof v === "object") {
+      const members = Object.keys(v).map((k) => [k, this.jsonText(v[k]!)]);
+      return members.some(([, t]) => t === undefined) ? undefined : `{${members.map(([k, t]) => `${JSON.stringify(k)}:${t}`).join(",")}}`;
+    }
+    return JSON.stringify(v);
+  }
+
   /** The value tape of `v` (format: assembly/json.ts), written independently of bindings/tape.ts. */
   tape(v: Json, out: number[]): void {
-    if (v === null) out.push(0);
+    if (v instanceof Shaped) {
+      out.push(0x0c, v.id & 0xff, v.id >>> 8);
+      for (const x of v.values) {
+        if (x === undefined) out.push(0x0d);
+        else this.tape(x, out);
+      }
+    } else if (v === null) out.push(0);
     else if (v === false) out.push(1);
     else if (v === true) out.push(2);
     else if (typeof v === "number") {
@@ -385,6 +521,62 @@ class Fuzzer {
     return tape;
   }
 
+  /**
+   * A tape that uses the defined shapes (with skips), drawn fresh as shapes come and go: the
+   * model must read an intact one as valid and, where it knows every shape's keys, as the text
+   * jsonText spells out. Broken or corrupted ones the model decides.
+   */
+  shapedTape(): Uint8Array {
+    this.shaping = true;
+    this.broken = false;
+    const value = this.value(0);
+    this.shaping = false;
+    const bytes: number[] = [];
+    this.tape(value, bytes);
+    let tape = Uint8Array.from(bytes);
+    const u = this.random();
+    if (u < 0.03) tape = tape.subarray(0, this.int(tape.length));
+    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([0x0c, 0x0d, this.int(256)]);
+    else if (u < 0.08) tape = Uint8Array.from([...bytes, this.pick([0x0d, 0x00, 0x0c])]);
+    if (u < 0.08 || this.broken) return tape;
+    this.tapeBytes.reset();
+    if (!M.tapeToJson(tape, 0, tape.length, this.tapeBytes, this.model.shapes!.keys)) this.fail(`model reads an intact shaped tape as malformed: ${show(tape)}`);
+    const want = this.jsonText(value);
+    const text = Buffer.from(this.tapeBytes.buf.subarray(0, this.tapeBytes.len)).toString("utf8");
+    if (want !== undefined && text !== want) this.fail(`model's JSON text ${text} of a shaped tape differs from ${want}`);
+    return tape;
+  }
+
+  /**
+   * A shape key list (u32 count, then tape strings under either tag): its bytes, and its keys if
+   * it is intact. Broken ones: a count off by one or past 0xFFFF, a wrong tag, cut short, a byte too many.
+   */
+  keyList(): { list: Uint8Array; names?: string[] } {
+    const names = Array.from({ length: this.pick([0, 1, 1, 2, 2, 3, 4, 6]) }, () => {
+      const u = this.random();
+      return u < 0.35 ? this.pick(SHAPE_KEYS) : u < 0.4 ? "k".repeat(this.int(120)) : this.string();
+    });
+    const out: number[] = [names.length & 0xff, names.length >>> 8, 0, 0];
+    for (const k of names) this.tapeString(k, this.chance(0.5), out);
+    const list = Uint8Array.from(out);
+    const u = this.random();
+    if (u < 0.75) return { list, names };
+    if (u < 0.8) list[0] = list[0]! + this.pick([1, -1]);
+    else if (u < 0.83) list[2] = 1 + this.int(255);
+    else if (u < 0.87 && names.length > 0) list[4] = this.pick([0x00, 0x06, 0x08, 0x0c, 0x0d, this.int(256)]);
+    else if (u < 0.95) return { list: list.subarray(0, this.int(list.length)) };
+    else return { list: Uint8Array.from([...out, this.int(256)]) };
+    return { list };
+  }
+
+  /** An id for a recorded frame: a few repeat, so history_find must name the newest. */
+  historyId(): Uint8Array {
+    const u = this.random();
+    if (u < 0.1) return new Uint8Array(0);
+    if (u < 0.85) return this.encoder.encode(`e${this.int(12)}`);
+    return this.id();
+  }
+
   /** A length as the host meant it, or now and then one out of range. */
   length(n: number, cap: number): number {
     if (this.chance(0.96)) return n;
@@ -400,11 +592,14 @@ class Fuzzer {
     if (this.chance(0.15)) flags |= M.HAS_RETRY;
     if (this.chance(0.3)) flags |= M.DATA_JSON;
     if (this.chance(0.05)) flags |= M.NO_DATA;
-    if (this.chance(0.01)) flags |= M.RECORD;
+    const history = this.model.history !== null;
+    // With a history, a third of the frames are recorded, nearly all with an id as they must be.
+    if (this.chance(history ? 0.35 : 0.01)) flags |= M.RECORD | (history && this.chance(0.9) ? M.HAS_ID : 0);
     if (this.chance(0.02)) flags = this.chance(0.5) ? flags | (1 << (6 + this.int(26))) : this.i32();
     const ev = flags & M.HAS_EVENT ? this.eventName() : new Uint8Array(0);
-    const id = flags & M.HAS_ID ? this.id() : new Uint8Array(0);
-    let data = this.chance(0.03) ? this.randomBytes(this.int(64)) : this.pick(flags & M.DATA_JSON ? this.tapes : this.texts);
+    const id = flags & M.HAS_ID ? history && this.chance(0.7) ? this.historyId() : this.id() : new Uint8Array(0);
+    const shaped = !!(flags & M.DATA_JSON) && this.model.shapes !== null && this.chance(0.5);
+    let data = this.chance(0.03) ? this.randomBytes(this.int(64)) : shaped ? this.shapedTape() : this.pick(flags & M.DATA_JSON ? this.tapes : this.texts);
     const idFits = id.subarray(0, cap - ev.length);
     data = data.subarray(0, cap - ev.length - idFits.length);
     const all = new Uint8Array(ev.length + idFits.length + data.length);
@@ -420,6 +615,8 @@ class Fuzzer {
     const got = this.ex("send", h, flags, evLen, idLen, dataLen, retry);
     this.same("send", got, this.model.send(h, flags, evLen, idLen, dataLen, retry, this.staging));
     this.afterOn(h);
+    if (shaped && got >= 0) this.shapedSent++;
+    if (flags & M.RECORD && history) this.same("history_count after send", this.x.history_count(), this.model.historyCount());
   }
 
   doComment(): void {
@@ -530,30 +727,92 @@ class Fuzzer {
       case 9: return this.same("abi_version", this.ex("abi_version"), 1);
       case 10: return this.same("staging_ptr", this.ex("staging_ptr"), m.ready ? this.stagingPtr : M.NOT_INIT);
       case 11: return this.same("due_ptr", this.ex("due_ptr"), m.ready ? this.duePtr : M.NOT_INIT);
-      default: return this.doUnconfigured();
+      default: return this.doOptional();
     }
   }
 
-  /** The history and shape exports with neither configured: refusals and empty answers only. */
-  doUnconfigured(): void {
+  /**
+   * The history and shape exports. Modules that configured neither only see refusals and empty
+   * answers (init calls with arguments out of range); the others also configure what is missing.
+   */
+  doOptional(): void {
     const m = this.model;
     const a = this.chance(0.5) ? this.int(300) : this.i32();
-    const b = this.i32();
-    switch (this.int(7)) {
+    switch (this.int(this.extras ? 10 : 7)) {
       case 0: {
-        // Out-of-range arguments only: a valid call would configure what the model does not keep.
-        const [count, bytes] = this.pick([[0, 1024], [-1, 1024], [2 ** 20 + 1, 1024], [8, 15], [8, 2 ** 30 + 1], [NaN, 64]]);
-        return this.same("history_init", this.ex("history_init", count!, bytes!), m.configure("history", count!, bytes!));
+        const [count, bytes] = this.extras && this.chance(0.5) ? this.smallLimits("history")
+          : this.pick([[0, 1024], [-1, 1024], [2 ** 20 + 1, 1024], [8, 15], [8, 2 ** 30 + 1], [NaN, 64]]);
+        return this.doConfigure("history", count!, bytes!);
       }
       case 1: {
-        const [count, bytes] = this.pick([[0, 1024], [-1, 1024], [65536, 1024], [8, 15], [8, -1], [NaN, 64]]);
-        return this.same("shape_init", this.ex("shape_init", count!, bytes!), m.configure("shape", count!, bytes!));
+        const [count, bytes] = this.extras && this.chance(0.5) ? this.smallLimits("shape")
+          : this.pick([[0, 1024], [-1, 1024], [65536, 1024], [8, 15], [8, -1], [NaN, 64]]);
+        return this.doConfigure("shape", count!, bytes!);
       }
       case 2: return this.same("history_count", this.ex("history_count"), m.historyCount());
-      case 3: return this.same("history_find", this.ex("history_find", a), m.historyFind(a));
-      case 4: return this.same("history_ptr", this.ex("history_ptr", a), m.unconfigured());
-      case 5: return this.same("history_len", this.ex("history_len", a), m.unconfigured());
-      default: return this.same("shape_define", this.ex("shape_define", a, b), m.unconfigured());
+      case 3: case 7: return this.doHistoryFind();
+      case 4: case 8: return this.doHistoryAt("ptr", a);
+      case 5: return this.doHistoryAt("len", a);
+      default: return this.doShapeDefine();
+    }
+  }
+
+  /** Limits small enough that a full table and both kinds of eviction are common. */
+  smallLimits(kind: "history" | "shape"): [number, number] {
+    return kind === "shape"
+      ? [this.pick([1, 2, 3, 8, 1 + this.int(16), 64, 300]), this.pick([16, 17, 40, 100, 200, 16 + this.int(400), 2000])]
+      : [this.pick([1, 2, 3, 4, 8, 1 + this.int(32)]), this.pick([16, 40, 100, 200, 500, 1000, 16 + this.int(2000)])];
+  }
+
+  /** history_init or shape_init; once one succeeds, its regions join the core's arenas. */
+  doConfigure(kind: "history" | "shape", count: number, bytes: number): void {
+    this.growing = true;
+    const got = this.ex(`${kind}_init`, count, bytes);
+    this.growing = false;
+    this.same(`${kind}_init`, got, this.model.configure(kind, count, bytes));
+    if (got !== 0) return;
+    this.checkFrozen();
+    this.freeze();
+    this.configured += `, ${kind}_init(${count}, ${bytes})`;
+  }
+
+  doShapeDefine(): void {
+    const m = this.model;
+    const cap = this.staging.length;
+    const { list, names } = this.keyList();
+    // Now and then the list sits past other bytes: shape_define reads staging[at, at + len).
+    const pad = this.chance(0.2) ? this.randomBytes(1 + this.int(8)) : new Uint8Array(0);
+    const staged = Buffer.concat([pad, list]).subarray(0, cap);
+    // Before init staging is not the host's to write: only the refusal is asked for.
+    if (m.ready) this.stage(staged);
+    const at = this.chance(0.96) ? pad.length : this.pick([-1, cap, cap + 1, pad.length + 1, this.i32()]);
+    const len = this.length(list.length, cap);
+    const got = this.ex("shape_define", at, len);
+    this.same("shape_define", got, m.shapeDefine(at, len, this.staging));
+    const intact = names && at === pad.length && len === list.length && staged.length === pad.length + list.length;
+    if (got >= 0) this.shapeNames[got] = intact ? names : undefined;
+  }
+
+  doHistoryFind(): void {
+    const m = this.model;
+    const kept = m.history?.entries ?? [];
+    const id = (kept.length > 0 && this.chance(0.5) ? this.pick(kept).id : this.historyId()).subarray(0, this.staging.length);
+    if (m.ready) this.stage(id);
+    const n = this.length(id.length, this.staging.length);
+    this.same("history_find", this.ex("history_find", n), m.historyFind(n, this.staging));
+  }
+
+  /** history_ptr or history_len of a position mostly in range; a pointer must name the model's frame. */
+  doHistoryAt(what: "ptr" | "len", odd: number): void {
+    const m = this.model;
+    const count = m.history?.entries.length ?? 0;
+    const i = this.chance(0.7) ? this.int(count + 2) - 1 : odd;
+    const got = this.ex(`history_${what}`, i);
+    this.same(`history_${what}`, got, m.historyAt(i, what));
+    if (what === "ptr" && got > 0) {
+      const frame = m.history!.entries[i | 0]!.frame; // i as the i32 parameter sees it
+      const bytes = this.mem.subarray(got, got + frame.length);
+      if (Buffer.compare(bytes, frame) !== 0) this.fail(`history frame ${i}:\n    engine ${show(bytes)}\n    model  ${show(frame)}`);
     }
   }
 
@@ -591,6 +850,7 @@ class Fuzzer {
     this.episodeStart = this.calls;
     this.trace.length = 0;
     this.stale = [];
+    this.extras = "";
     this.churn = this.episode === 2;
     this.x = new WebAssembly.Instance(wasmModule("sse"), {}).exports as unknown as SseExports;
     this.model = new M.Model();
@@ -627,9 +887,18 @@ class Fuzzer {
     // Drawn once per module: the calls, not the payloads, are what the per-call budget buys.
     this.texts = Array.from({ length: 256 }, () => this.text(this.chance(0.03) ? 2000 : 30));
     this.tapes = Array.from({ length: 256 }, () => this.jsonTape());
-    const tail = this.duePtr + maxConns * 4 + M.FIXED_TAIL;
-    this.frozen = [[0, this.table], [this.stagingPtr + stagingBytes, this.duePtr], [tail, this.memory.byteLength]]
-      .map(([a, b]) => [a!, Buffer.from(this.mem.subarray(a, b))]);
+    this.model.place(this.duePtr + maxConns * 4 + M.FIXED_TAIL);
+    this.freeze();
+    this.shapeNames = [];
+    if (!this.churn && this.chance(OPTIONAL_SHARE)) {
+      const kinds = this.pick<("history" | "shape")[]>([["shape"], ["history"], ["shape", "history"], ["history", "shape"]]);
+      for (const kind of kinds) {
+        const [count, bytes] = this.smallLimits(kind);
+        this.doConfigure(kind, count, bytes);
+        if (this.model[kind === "shape" ? "shapes" : "history"] === null) this.fail(`${kind}_init refused a valid configuration`);
+      }
+      this.extras = kinds.join(" and ");
+    }
   }
 
   preInitCall(): void {
@@ -649,7 +918,8 @@ class Fuzzer {
   step(): void {
     const u = this.random();
     if (this.churn && u < 0.5) return this.doChurn();
-    if (u < 0.32) this.doSend();
+    if (this.extras && this.chance(OPTIONAL_CALLS)) this.doOptional();
+    else if (u < 0.32) this.doSend();
     else if (u < 0.38) this.doComment();
     else if (u < 0.55) this.doConsume();
     else if (u < 0.63) this.doOpen();
@@ -674,6 +944,13 @@ class Fuzzer {
       }
       this.sweep();
       this.wraps += this.model.wraps;
+      if (this.extras) this.optionalCalls += this.calls - this.episodeStart;
+      const h = this.model.history;
+      if (h) {
+        this.byCount += h.byCount;
+        this.byBytes += h.byBytes;
+        this.emptied += h.emptied;
+      }
     }
   }
 }
@@ -701,6 +978,8 @@ it(`${CALLS.toLocaleString("en")} random raw ABI calls each return what the Type
   });
   console.log(`fuzz-abi: seed ${SEED}, ${fuzz.calls} calls in ${fuzz.episode} modules, ${seconds.toFixed(1)} s (${cpuSeconds.toFixed(1)} s of CPU); ` +
     `${fuzz.checks} pending-byte checks, a full sweep every ${SWEEP_EVERY} calls; ${fuzz.keepAlives} connections due at a tick; ` +
-    `${fuzz.wraps} generation wraps, ${fuzz.revived} old handles live again after one\n${rows.join("\n")}`);
+    `${fuzz.wraps} generation wraps, ${fuzz.revived} old handles live again after one; ` +
+    `${fuzz.optionalCalls} calls in modules with a shape table or history (${fuzz.shapedSent} shaped tapes framed; ring evictions: ${fuzz.byCount} for the count, ` +
+    `${fuzz.byBytes} for room, ${fuzz.emptied} emptied by a frame too large)\n${rows.join("\n")}`);
   expect(fuzz.calls).toBeGreaterThanOrEqual(CALLS);
 });

@@ -4,8 +4,12 @@
 // counters, last id and keep-alive deadline. test/fuzz-abi.test.ts compares the engine with
 // it after every call. Each method takes the raw JS arguments of the export (the model applies
 // the same ToInt32 conversion a wasm i32 parameter does) and returns the expected result.
-// The optional history ring and shape table are never configured here: the model covers what
-// their exports answer without them, and refuses to guess what they would do once set up.
+// The optional history ring and shape table (history_init, shape_init) are modelled too, once
+// configured with small limits: the shape table's rendered key lists and the ring's exact
+// placement of each recorded frame (both bounded, evicting or refusing as assembly/shapes.ts and
+// assembly/history.ts state), so the fuzzer can check their query answers and bytes. Their
+// memory sits after init's carve (assembly/memory.ts carveMore); the model learns where that
+// carve ends from the fuzzer (place) and predicts every address from there.
 
 export const NOT_INIT = -1;
 export const BAD_ARG = -2;
@@ -48,6 +52,9 @@ const ADDRESS_LIMIT = 0x7fff_0000;
  */
 export const RECORD_BYTES = 64 + ID_MAX;
 export const FIXED_TAIL = MAX_DEPTH * 8 + 32;
+/** Bytes of one history index entry (ring offset, id length, frame length) and of one shape table entry. */
+const HISTORY_ENTRY = 12;
+const SHAPE_ENTRY = 4;
 /** Configurations whose whole carve stays below this surely fit the module (it has no maximum). */
 const SURELY_FITS = 64 * 2 ** 20;
 
@@ -137,27 +144,70 @@ export class Bytes {
 const BYTE_ESCAPES: (string | undefined)[] = Array.from({ length: 256 }, (_, c) =>
   c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : undefined);
 
-const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11 } as const;
+const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11, SHAPE: 12, SKIP: 13 } as const;
+
+/** A defined shape: each member's rendered `"key":` bytes, in the shape's order. */
+export type ShapeKeys = readonly Uint8Array[];
+
+/** An open container of the tape reader: an array, a spelled-out object, or a shaped object and its next member. */
+type Level = { kind: typeof TAG.ARRAY | typeof TAG.OBJECT } | { kind: typeof TAG.SHAPE; keys: ShapeKeys; next: number };
+
+/**
+ * Appends the JSON text of the tape string whose count starts at p (after its tag) to `w`,
+ * quoted; the position after it, or -1 if truncated.
+ */
+function quoted(src: Uint8Array, view: DataView, p: number, end: number, utf16: boolean, w: Bytes): number {
+  if (end - p < 4) return -1;
+  const count = view.getUint32(p, true);
+  p += 4;
+  const size = utf16 ? count * 2 : count;
+  if (size > end - p) return -1;
+  if (utf16) {
+    let s = "";
+    for (let i = 0; i < count; i++) s += String.fromCharCode(view.getUint16(p + 2 * i, true));
+    w.text(JSON.stringify(s));
+  } else {
+    w.byte(0x22);
+    for (let i = p; i < p + size; i++) {
+      const esc = BYTE_ESCAPES[src[i]!];
+      if (esc === undefined) w.byte(src[i]!);
+      else w.ascii(esc);
+    }
+    w.byte(0x22);
+  }
+  return p + size;
+}
 
 /**
  * Appends the JSON text of the value tape [start, end) of `src` (format: assembly/json.ts);
  * false if the tape is malformed: an unknown tag, a truncated item, a key outside an object or
  * a value where a key belongs, unbalanced or mismatched ends, nesting past MAX_DEPTH, nothing
- * at all, or bytes after the top-level value.
+ * at all, or bytes after the top-level value. `shapes` are the defined shapes by id: a shaped
+ * object (0x0C) takes one value or skip (0x0D) per member and ends by itself after the last;
+ * an unknown id, a key or an end tag among its members, or a skip anywhere else is malformed.
  */
-export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes): boolean {
+export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes, shapes: readonly ShapeKeys[] = []): boolean {
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  const stack: number[] = []; // TAG.ARRAY or TAG.OBJECT per open container
+  const stack: Level[] = [];
   let first = true;
   let wantValue = false;
   let done = false;
   let p = start;
-  while (p < end) {
+  for (;;) {
+    let top = stack[stack.length - 1];
+    // A shaped object has no end tag: it is complete once its last member is read.
+    while (top?.kind === TAG.SHAPE && top.next === top.keys.length) {
+      w.byte(0x7d);
+      stack.pop();
+      first = false;
+      done = stack.length === 0;
+      top = stack[stack.length - 1];
+    }
+    if (p >= end) break;
     if (done) return false;
     const tag = src[p++]!;
-    const container = stack.length > 0 ? stack[stack.length - 1] : undefined;
     if (tag === TAG.ARRAY_END || tag === TAG.OBJECT_END) {
-      if (wantValue || container !== (tag === TAG.ARRAY_END ? TAG.ARRAY : TAG.OBJECT)) return false;
+      if (wantValue || top?.kind !== (tag === TAG.ARRAY_END ? TAG.ARRAY : TAG.OBJECT)) return false;
       w.byte(tag === TAG.ARRAY_END ? 0x5d : 0x7d);
       stack.pop();
       first = false;
@@ -165,14 +215,31 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
       continue;
     }
     const isKey = tag === TAG.KEY8 || tag === TAG.KEY16;
-    if (container === TAG.OBJECT && !wantValue ? !isKey : isKey) return false;
-    if (tag > TAG.KEY16) return false;
-    if (!first && !wantValue) w.byte(0x2c);
+    if (top?.kind === TAG.SHAPE) {
+      // The member's key is the shape's; a skip leaves the member (and its comma) out.
+      if (isKey) return false;
+      const key = top.keys[top.next++]!;
+      if (tag === TAG.SKIP) continue;
+      if (!first) w.byte(0x2c);
+      w.bytes(key, 0, key.length);
+    } else {
+      if (top?.kind === TAG.OBJECT && !wantValue ? !isKey : isKey) return false;
+      if (!first && !wantValue) w.byte(0x2c);
+    }
+    if (tag > TAG.SHAPE) return false;
     first = false;
     wantValue = false;
-    if (tag === TAG.ARRAY || tag === TAG.OBJECT) {
+    if (tag === TAG.ARRAY || tag === TAG.OBJECT || tag === TAG.SHAPE) {
       if (stack.length === MAX_DEPTH) return false;
-      stack.push(tag);
+      if (tag === TAG.SHAPE) {
+        if (end - p < 2) return false;
+        const keys = shapes[view.getUint16(p, true)];
+        if (keys === undefined) return false;
+        p += 2;
+        stack.push({ kind: TAG.SHAPE, keys, next: 0 });
+      } else {
+        stack.push({ kind: tag });
+      }
       first = true;
       w.byte(tag === TAG.ARRAY ? 0x5b : 0x7b);
       continue;
@@ -182,26 +249,8 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
       w.ascii(JSON.stringify(view.getFloat64(p, true)));
       p += 8;
     } else if (tag >= TAG.STR8) {
-      if (end - p < 4) return false;
-      const count = view.getUint32(p, true);
-      p += 4;
-      const utf16 = tag === TAG.STR16 || tag === TAG.KEY16;
-      const size = utf16 ? count * 2 : count;
-      if (size > end - p) return false;
-      if (utf16) {
-        let s = "";
-        for (let i = 0; i < count; i++) s += String.fromCharCode(view.getUint16(p + 2 * i, true));
-        w.text(JSON.stringify(s));
-      } else {
-        w.byte(0x22);
-        for (let i = p; i < p + size; i++) {
-          const esc = BYTE_ESCAPES[src[i]!];
-          if (esc === undefined) w.byte(src[i]!);
-          else w.ascii(esc);
-        }
-        w.byte(0x22);
-      }
-      p += size;
+      p = quoted(src, view, p, end, tag === TAG.STR16 || tag === TAG.KEY16, w);
+      if (p < 0) return false;
       if (isKey) {
         w.byte(0x3a);
         wantValue = true;
@@ -213,6 +262,136 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
     done = stack.length === 0;
   }
   return done;
+}
+
+/**
+ * A shape's table entry from the key list [start, end) of `src` (a u32 count, then per key a
+ * tape string, tag 0x04, 0x05, 0x0A or 0x0B): [u32 count][per key: u32 length, `"key":`], and
+ * each key's `"key":`; undefined if the list is malformed (short, count past 0xFFFF, another
+ * tag, a truncated key, or bytes after the last key).
+ */
+export function renderShape(src: Uint8Array, start: number, end: number): { entry: Uint8Array; keys: Uint8Array[] } | undefined {
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  if (end - start < 4) return undefined;
+  const n = view.getUint32(start, true);
+  if (n > 0xffff) return undefined;
+  const keys: Uint8Array[] = [];
+  const key = new Bytes();
+  let p = start + 4;
+  for (let i = 0; i < n; i++) {
+    if (p >= end) return undefined;
+    const tag = src[p++]!;
+    if (tag !== TAG.STR8 && tag !== TAG.STR16 && tag !== TAG.KEY8 && tag !== TAG.KEY16) return undefined;
+    key.reset();
+    p = quoted(src, view, p, end, tag === TAG.STR16 || tag === TAG.KEY16, key);
+    if (p < 0) return undefined;
+    key.byte(0x3a);
+    keys.push(key.buf.slice(0, key.len));
+  }
+  if (p !== end) return undefined;
+  const entry = new Uint8Array(4 + keys.reduce((sum, k) => sum + 4 + k.length, 0));
+  const out = new DataView(entry.buffer);
+  out.setUint32(0, n, true);
+  let at = 4;
+  for (const k of keys) {
+    out.setUint32(at, k.length, true);
+    entry.set(k, at + 4);
+    at += 4 + k.length;
+  }
+  return { entry, keys };
+}
+
+/** The shape table (assembly/shapes.ts): ids in definition order, entries back to back in the area. */
+export class ModelShapes {
+  readonly keys: ShapeKeys[] = [];
+  /** Each shape's entry offset in the area (the table's u32s). */
+  readonly offsets: number[] = [];
+  /** The area's bytes [0, used) as the committed entries left them. */
+  readonly area: Uint8Array;
+  used = 0;
+  constructor(readonly maxShapes: number, readonly areaBytes: number, readonly tableAt: number, readonly areaAt: number) {
+    this.area = new Uint8Array(areaBytes);
+  }
+
+  define(src: Uint8Array, start: number, end: number): number {
+    // A full table refuses before reading the list; a bad list is refused before its size counts.
+    if (this.keys.length === this.maxShapes) return CAPACITY;
+    const shape = renderShape(src, start, end);
+    if (!shape) return BAD_TAPE;
+    if (shape.entry.length > this.areaBytes - this.used) return CAPACITY;
+    this.area.set(shape.entry, this.used);
+    this.offsets.push(this.used);
+    this.used += shape.entry.length;
+    this.keys.push(shape.keys);
+    return this.keys.length - 1;
+  }
+}
+
+export interface HistoryEntry {
+  /** Where the entry (id, then frame) starts in the ring. */
+  at: number;
+  id: Uint8Array;
+  frame: Uint8Array;
+}
+
+/**
+ * The history (assembly/history.ts): the newest recorded frames, oldest first, each stored whole
+ * and contiguous as its id then its frame. A new entry goes where the last one ended, or at the
+ * ring's start when it does not fit before the end; the oldest entries are evicted first, for
+ * the count bound and until none overlaps the new one, so the kept run is gap-free. An entry
+ * larger than the whole ring is not kept and empties the history.
+ */
+export class ModelHistory {
+  entries: HistoryEntry[] = [];
+  writeAt = 0;
+  /** Evictions for the count bound, evictions for room, entries too large that emptied it: for the fuzzer's report. */
+  byCount = 0;
+  byBytes = 0;
+  emptied = 0;
+  /** The ring's bytes: what every kept (or since evicted) entry wrote there. */
+  readonly ring: Uint8Array;
+  constructor(readonly maxEvents: number, readonly ringBytes: number, readonly indexAt: number, readonly ringAt: number) {
+    this.ring = new Uint8Array(ringBytes);
+  }
+
+  record(id: Uint8Array, frame: Uint8Array): void {
+    const need = id.length + frame.length;
+    if (need > this.ringBytes) {
+      this.emptied++;
+      this.entries = [];
+      this.writeAt = 0;
+      return;
+    }
+    if (this.entries.length === this.maxEvents) {
+      this.entries.shift();
+      this.byCount++;
+    }
+    const at = this.writeAt + need <= this.ringBytes ? this.writeAt : 0;
+    const overlaps = (e: HistoryEntry) => e.at < at + need && at < e.at + e.id.length + e.frame.length;
+    while (this.entries.some(overlaps)) {
+      this.entries.shift();
+      this.byBytes++;
+    }
+    this.entries.push({ at, id, frame });
+    this.ring.set(id, at);
+    this.ring.set(frame, at + id.length);
+    this.writeAt = at + need;
+  }
+
+  /** The newest entry with this id's position, or -1. */
+  find(id: Uint8Array): number {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i]!.id;
+      if (e.length === id.length && e.every((b, k) => b === id[k])) return i;
+    }
+    return -1;
+  }
+
+  /** Where the frame at a position starts in memory. */
+  framePtr(i: number): number {
+    const e = this.entries[i]!;
+    return this.ringAt + e.at + e.id.length;
+  }
 }
 
 /** "event"/"data" lines may not hold CR or LF; ids may not hold CR, LF or NUL either. */
@@ -244,6 +423,7 @@ function validRetry(ms: number): boolean {
 }
 
 const toI32 = (x: number) => x | 0;
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
 /** A copy (a Buffer's slice would be a view of the host's staging). */
 const copy = (src: Uint8Array, start: number, end: number) => Uint8Array.prototype.slice.call(src, start, end);
 
@@ -280,6 +460,20 @@ export class Model {
   due: number[] = [];
   /** The last frame the model built (send, comment), for checks of what was or was not written. */
   readonly frame = new Bytes();
+  /** The first byte past everything carved so far (see place); 0 until the host says. */
+  carvedEnd = 0;
+  /** The regions carved after init, [start, bytes] each: the core's too. */
+  readonly carves: [number, number][] = [];
+  shapes: ModelShapes | null = null;
+  history: ModelHistory | null = null;
+
+  /**
+   * Where init's carve ends (assembly/memory.ts: its depth stack and scratch come last). The
+   * model cannot know the static data's size, so the host tells it, from staging_ptr's layout.
+   */
+  place(carvedEnd: number): void {
+    this.carvedEnd = carvedEnd;
+  }
 
   /** init: ALREADY_INIT, or what initOutcome says. Throws for a size it cannot decide. */
   init(maxConnsRaw: number, outRaw: number, stagingRaw: number, keepAliveMs: number): number {
@@ -389,8 +583,8 @@ export class Model {
       if (id > ID_MAX) return ID_TOO_LONG;
     }
     if (flags & HAS_RETRY && !validRetry(retry)) return RETRY;
-    // This model configures no history, so RECORD is always refused.
-    if (flags & RECORD) return BAD_ARG;
+    // RECORD keeps the frame under its id: it needs an id, and a history to keep it in.
+    if (flags & RECORD && (!(flags & HAS_ID) || !this.history)) return BAD_ARG;
 
     const w = this.frame;
     w.reset();
@@ -410,7 +604,7 @@ export class Model {
       // fields only
     } else if (flags & DATA_JSON) {
       w.ascii("data: ");
-      if (!tapeToJson(staging, dataAt, dataAt + data, w)) return BAD_TAPE;
+      if (!tapeToJson(staging, dataAt, dataAt + data, w, this.shapes?.keys)) return BAD_TAPE;
       w.byte(LF);
     } else {
       lines(w, "data: ", staging, dataAt, dataAt + data);
@@ -420,6 +614,8 @@ export class Model {
     if (status < 0) return status;
     if (flags & HAS_ID) c.lastId = copy(staging, ev, ev + id);
     if (flags & HAS_RETRY) c.retry = retry;
+    // Only a frame that was framed is kept; the bytes are the frame's, as the peer gets them.
+    if (flags & RECORD) this.history!.record(copy(staging, ev, ev + id), w.buf.slice(0, w.len));
     return status;
   }
 
@@ -465,29 +661,59 @@ export class Model {
     return this.due.length;
   }
 
-  /** history_init and shape_init: only their refusals are modelled. */
+  /**
+   * history_init and shape_init: each carves an index (or table) and then its bytes, each from
+   * the next 16-byte boundary past everything carved. Throws for a size that may not fit.
+   */
   configure(kind: "history" | "shape", countRaw: number, bytesRaw: number): number {
     if (!this.ready) return NOT_INIT;
+    if (kind === "history" ? this.history : this.shapes) return ALREADY_INIT;
     const count = toI32(countRaw);
     const bytes = toI32(bytesRaw);
     const maxCount = kind === "history" ? 2 ** 20 : 0xffff;
     if (count < 1 || count > maxCount || bytes < MIN_OUT || bytes > MAX_REGION) return BAD_ARG;
-    throw new Error(`the model keeps no ${kind}: ${kind}_init(${count}, ${bytes}) would configure one`);
+    const indexAt = align16(this.carvedEnd);
+    const indexBytes = count * (kind === "history" ? HISTORY_ENTRY : SHAPE_ENTRY);
+    const bytesAt = align16(indexAt + indexBytes);
+    if (this.carvedEnd === 0 || bytesAt + bytes > SURELY_FITS) {
+      throw new Error(`the model cannot tell whether ${kind}_init(${count}, ${bytes}) fits after ${this.carvedEnd}`);
+    }
+    this.carves.push([indexAt, indexBytes], [bytesAt, bytes]);
+    this.carvedEnd = bytesAt + bytes;
+    if (kind === "history") this.history = new ModelHistory(count, bytes, indexAt, bytesAt);
+    else this.shapes = new ModelShapes(count, bytes, indexAt, bytesAt);
+    return 0;
   }
 
   historyCount(): number {
-    return this.ready ? 0 : NOT_INIT;
+    return this.ready ? this.history?.entries.length ?? 0 : NOT_INIT;
   }
 
-  historyFind(idLenRaw: number): number {
+  historyFind(idLenRaw: number, staging: Uint8Array): number {
     if (!this.ready) return NOT_INIT;
     const n = toI32(idLenRaw);
-    return n < 0 || n > this.config.stagingBytes ? BAD_ARG : ID_UNKNOWN;
+    if (n < 0 || n > this.config.stagingBytes) return BAD_ARG;
+    const at = this.history?.find(staging.subarray(0, n)) ?? -1;
+    return at < 0 ? ID_UNKNOWN : at;
   }
 
-  /** history_ptr, history_len (no position exists in an empty history) and shape_define (no table). */
-  unconfigured(): number {
-    return this.ready ? BAD_ARG : NOT_INIT;
+  /** history_ptr and history_len: positions run 0 (oldest) to history_count - 1. */
+  historyAt(iRaw: number, what: "ptr" | "len"): number {
+    if (!this.ready) return NOT_INIT;
+    const i = toI32(iRaw);
+    const h = this.history;
+    if (!h || i < 0 || i >= h.entries.length) return BAD_ARG;
+    return what === "ptr" ? h.framePtr(i) : h.entries[i]!.frame.length;
+  }
+
+  shapeDefine(atRaw: number, lenRaw: number, staging: Uint8Array): number {
+    if (!this.ready) return NOT_INIT;
+    if (!this.shapes) return BAD_ARG;
+    const at = toI32(atRaw);
+    const len = toI32(lenRaw);
+    const cap = this.config.stagingBytes;
+    if (at < 0 || len < 0 || at > cap || len > cap - at) return BAD_ARG;
+    return this.shapes.define(staging, at, at + len);
   }
 
   openCountResult(): number {
