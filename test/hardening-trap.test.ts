@@ -8,37 +8,13 @@ import type { Engine } from "../bindings/index.js";
 import { CancelledError, Channel, withSse, type Sse } from "../host/index.js";
 import { openStream as open, reader, until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
+import { corruptSlot, NEXT_FREE, RECORD_BYTES, recordOf } from "./helpers/trap.js";
 
 let running: Running | undefined;
 afterEach(async () => {
   await running?.close();
   running = undefined;
 });
-
-// assembly/conn.ts: 320-byte records from the connection table's base; GEN u16 at 0, NEXT_FREE i32 at 12, SLOT u32 at 20.
-const RECORD_BYTES = 320;
-const GEN = 0;
-const NEXT_FREE = 12;
-const SLOT = 20;
-
-/** Where a connection's record is: the table sits right below the outbound arena (assembly/memory.ts). */
-function recordOf(engine: Engine, conn: number): number {
-  const x = engine.exports;
-  const slot = conn & 0xffff;
-  expect(x.out_len(conn)).toBe(0); // then out_ptr is the start of the connection's space
-  const outArena = x.out_ptr(conn) - slot * engine.outBytes;
-  const record = outArena - engine.maxConnections * RECORD_BYTES + slot * RECORD_BYTES;
-  const view = new DataView(x.memory.buffer);
-  expect(view.getUint16(record + GEN, true)).toBe(conn >>> 16);
-  expect(view.getUint32(record + SLOT, true)).toBe(slot);
-  return record;
-}
-
-/** Points the connection's outbound space past the end of memory: its next frame traps. */
-function corruptSlot(engine: Engine, conn: number): void {
-  const view = new DataView(engine.exports.memory.buffer);
-  view.setUint32(recordOf(engine, conn) + SLOT, Math.ceil(view.byteLength / engine.outBytes) + 1, true);
-}
 
 /** The engine and handle under an sse object (private to the host; reached here to corrupt it). */
 function slotOf(sse: Sse): { engine: Engine; conn: number } {

@@ -1,12 +1,15 @@
 // sseResponse under Hono on @hono/node-server: the seed's events with a real EventSource
-// client, cancellation when the client goes, bad input, refusals, backpressure.
+// client, cancellation when the client goes, bad input, refusals, backpressure, Last-Event-ID
+// validation, a trap in a core instance, keep-alives from the core.
 import { serve as honoServe } from "@hono/node-server";
 import { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { CancelledError, InvalidFieldError, sseResponse } from "../index.js";
-import { readAll } from "./helpers/events.js";
+import { CancelledError, InvalidFieldError, sseResponse, type Engine, type WebSse } from "../index.js";
+import { openSlots } from "../host/web/slots.js";
+import { openStream, readAll, until } from "./helpers/events.js";
 import { rawGet } from "./helpers/raw.js";
+import { corruptSlot, NEXT_FREE, RECORD_BYTES, recordOf } from "./helpers/trap.js";
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -23,6 +26,33 @@ async function start(app: Hono): Promise<{ url: string; port: number }> {
     server.close(() => resolve());
   });
   return { url: `http://127.0.0.1:${port}`, port };
+}
+
+/** The core instance and handle under an sse object (private to the host; reached here to inspect or corrupt it). */
+// Engines are compared by identity as booleans: a failed toBe would print one, wasm memory and all.
+function slotOf(sse: WebSse): { engine: Engine; conn: number } {
+  const slot = (sse as unknown as { slot: { instance: { engine: Engine }; conn: number } }).slot;
+  return { engine: slot.instance.engine, conn: slot.conn };
+}
+
+/** A Hono app whose streams park under their name and record how they ended. */
+function parking(options: (name: string) => Parameters<typeof sseResponse>[2]) {
+  const streams = new Map<string, WebSse>();
+  const endings = new Map<string, unknown>();
+  const app = new Hono();
+  app.get("/:name", (c) => {
+    const name = c.req.param("name");
+    return sseResponse(c.req.raw, async (sse) => {
+      streams.set(name, sse);
+      try {
+        await sse.sleep(60_000);
+      } catch (e) {
+        endings.set(name, e);
+        throw e;
+      }
+    }, options(name));
+  });
+  return { app, streams, endings };
 }
 
 describe("sseResponse (fetch-style Response)", () => {
@@ -119,5 +149,188 @@ describe("sseResponse (fetch-style Response)", () => {
     expect(sent).toBe(stalled);
     expect(sent).toBeLessThan(100_000);
     client.socket.destroy();
+  });
+
+  it("refuses a Last-Event-ID the core would refuse with 400, using no slot, and gives the core the one it accepts", async () => {
+    const app = new Hono();
+    const seen: Array<[string | undefined, string | undefined]> = [];
+    app.get("/events", (c) => sseResponse(c.req.raw, (sse) => {
+      const { engine, conn } = slotOf(sse);
+      seen.push([sse.lastEventId, engine.lastEventId(conn)]);
+    }));
+    const { url } = await start(app);
+    await until(() => openSlots() === 0, 2000, "earlier tests' streams to be released");
+    const refused = [
+      await fetch(`${url}/events?lastEventId=a%0Ab`),
+      await fetch(`${url}/events?lastEventId=a%00b`),
+      await fetch(`${url}/events`, { headers: { "last-event-id": "x".repeat(257) } }),
+      await fetch(`${url}/events`, { headers: { "last-event-id": "\xff" } }), // the byte 0xff: not UTF-8
+    ];
+    for (const response of refused) {
+      expect(response.status).toBe(400);
+      expect(await response.text()).toMatch(/^Last-Event-ID refused: /);
+    }
+    expect(openSlots()).toBe(0);
+    expect(seen).toEqual([]);
+    await (await fetch(`${url}/events`, { headers: { "last-event-id": "x".repeat(256) } })).text();
+    // EventSource sends the id as UTF-8; fetch sends each char below U+0100 as one byte.
+    await (await fetch(`${url}/events`, { headers: { "last-event-id": Buffer.from("é").toString("latin1") } })).text();
+    expect(seen).toEqual([["x".repeat(256), "x".repeat(256)], ["é", "é"]]);
+    await until(() => openSlots() === 0, 2000, "the slots to be free");
+  });
+
+  it("ends every stream of a core instance that traps, spares the others, serves new clients, and reports once", async () => {
+    const reported: Array<[unknown, string]> = [];
+    // c asks for another frame size, so its stream lives on another instance.
+    const { app, streams, endings } = parking((name) => ({
+      keepAliveMs: 0,
+      maxEventBytes: name === "c" ? 32 * 1024 : 64 * 1024,
+      onError: (e) => reported.push([e, name]),
+    }));
+    const { url } = await start(app);
+    await until(() => openSlots() === 0, 2000, "earlier tests' streams to be released");
+    const [a, b, c] = [await openStream(`${url}/a`), await openStream(`${url}/b`), await openStream(`${url}/c`)];
+    await until(() => streams.size === 3, 2000, "three streams");
+    const { engine, conn } = slotOf(streams.get("a")!);
+    expect(slotOf(streams.get("b")!).engine === engine).toBe(true);
+    expect(slotOf(streams.get("c")!).engine === engine).toBe(false);
+    await streams.get("b")!.send("b before");
+    await until(() => b.stream.events().length === 1, 2000, "b's first event");
+
+    corruptSlot(engine, conn);
+    expect(() => engine.send(conn, "probe")).toThrow(WebAssembly.RuntimeError); // the corruption is real
+    await expect(streams.get("a")!.send("boom")).rejects.toBeInstanceOf(CancelledError);
+    await until(() => a.ended() !== undefined && b.ended() !== undefined, 2000, "a and b to end");
+    expect([a.ended(), b.ended()]).toEqual(["clean", "clean"]);
+    expect(b.stream.events().map((e) => e.data)).toEqual(["b before"]);
+    await until(() => endings.size === 2, 2000, "both handlers to see the cancellation");
+    expect(endings.get("a")).toBeInstanceOf(CancelledError);
+    expect(endings.get("b")).toBeInstanceOf(CancelledError);
+    await expect(streams.get("b")!.send("after")).rejects.toBeInstanceOf(CancelledError);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]![0]).toBeInstanceOf(WebAssembly.RuntimeError);
+    expect(reported[0]![1]).toBe("a");
+    expect(openSlots()).toBe(1);
+
+    await streams.get("c")!.send("c lives");
+    const d = await openStream(`${url}/d`);
+    await until(() => streams.size === 4, 2000, "a new stream");
+    expect(slotOf(streams.get("d")!).engine === engine).toBe(false); // the trapped instance is never handed out again
+    await streams.get("d")!.send("d works");
+    await until(() => c.stream.events().length === 1 && d.stream.events().length === 1, 2000, "events");
+    expect(openSlots()).toBe(2);
+    expect(reported).toHaveLength(1);
+  });
+
+  it("recovers from a trap met by the keep-alive timer, logging it once with console.error when there is no onError", async () => {
+    const logged: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      const { app, streams, endings } = parking(() => ({ keepAliveMs: 20 }));
+      const { url } = await start(app);
+      const a = await openStream(`${url}/a`);
+      await until(() => streams.size === 1, 2000, "the stream");
+      await until(() => a.stream.comments().length >= 1, 2000, "a keep-alive"); // nothing pending now
+      const { engine, conn } = slotOf(streams.get("a")!);
+      corruptSlot(engine, conn);
+      await until(() => a.ended() !== undefined, 2000, "the stream to end");
+      expect(a.ended()).toBe("clean");
+      await until(() => endings.size === 1, 2000, "the cancellation");
+      expect(endings.get("a")).toBeInstanceOf(CancelledError);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]![1]).toBeInstanceOf(WebAssembly.RuntimeError);
+      const b = await openStream(`${url}/b`);
+      await until(() => b.stream.comments().length >= 1, 2000, "the new stream's keep-alive");
+      expect(slotOf(streams.get("b")!).engine === engine).toBe(false);
+      expect(logged).toHaveLength(1);
+    } finally {
+      console.error = original;
+    }
+  });
+
+  it("sends `:` keep-alives to an idle stream, none to one with events in time, none when off", async () => {
+    const app = new Hono();
+    app.get("/idle", (c) => sseResponse(c.req.raw, async (sse) => {
+      await sse.send("start");
+      await sse.sleep(400);
+      await sse.send("stop");
+    }, { keepAliveMs: 50 }));
+    app.get("/busy", (c) => sseResponse(c.req.raw, async (sse) => {
+      for (let i = 0; i < 30; i++) {
+        await sse.send({ i });
+        await sse.sleep(10);
+      }
+    }, { keepAliveMs: 150 }));
+    app.get("/off", (c) => sseResponse(c.req.raw, async (sse) => {
+      await sse.send("start");
+      await sse.sleep(200);
+    }, { keepAliveMs: 0 }));
+    const { port } = await start(app);
+    const body = async (path: string) => {
+      const client = await rawGet(port, path);
+      await client.closed;
+      return client.chunks().join("");
+    };
+    const [idle, busy, off] = await Promise.all([body("/idle"), body("/busy"), body("/off")]);
+    expect(idle).toMatch(/^data: start\n\n(:\n){3,8}data: stop\n\n$/);
+    expect(busy).not.toContain(":\n");
+    expect(busy.match(/^data: /gm)).toHaveLength(30);
+    expect(off).toBe("data: start\n\n");
+  });
+
+  it("has the core frame keep-alives, on instances shared only by streams with the same interval", async () => {
+    const { app, streams } = parking((name) => ({ keepAliveMs: name === "slow" ? 60_000 : 30 }));
+    const { url } = await start(app);
+    const [a] = [await openStream(`${url}/a`), await openStream(`${url}/b`), await openStream(`${url}/slow`)];
+    await until(() => streams.size === 3, 2000, "three streams");
+    const [sa, sb, slow] = [slotOf(streams.get("a")!), slotOf(streams.get("b")!), slotOf(streams.get("slow")!)];
+    expect(sb.engine === sa.engine).toBe(true);
+    expect(slow.engine === sa.engine).toBe(false);
+    await until(() => a.stream.comments().length >= 2, 2000, "two keep-alives");
+    expect(sa.engine.stats(sa.conn).bytesFramed).toBeGreaterThanOrEqual(2 * ":\n".length); // framed by the core
+    expect(slow.engine.stats(slow.conn).bytesFramed).toBe(0);
+  });
+
+  it("keeps keep-alives from piling up in the body of a reader that does not pull", async () => {
+    const request = new Request("http://localhost/events", { headers: { accept: "text/event-stream" } });
+    const response = sseResponse(request, (sse) => sse.sleep(60_000).catch(() => {}), { keepAliveMs: 10, maxEventBytes: 32, highWaterMark: 16 });
+    await new Promise((r) => setTimeout(r, 1000)); // ~100 keep-alives due: 200 bytes if nothing held them back
+    const reader = response.body!.getReader();
+    let queued = 0;
+    for (;;) {
+      const next = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(r, 5))]);
+      if (next === undefined || next.done) break;
+      queued += next.value.length;
+    }
+    await reader.cancel();
+    // The body's highWaterMark (16), one more keep-alive, and the core's space (32, then it skips them).
+    expect(queued).toBeGreaterThan(16);
+    expect(queued).toBeLessThanOrEqual(16 + 2 + 32);
+  });
+
+  it("answers 503 to the request whose open met a trap, and 200 to the next", async () => {
+    const reported: unknown[] = [];
+    // A frame size no other test uses: a fresh instance, whose free list runs in slot order.
+    const { app, streams } = parking(() => ({ keepAliveMs: 0, maxEventBytes: 16 * 1024, onError: (e) => reported.push(e) }));
+    const { url } = await start(app);
+    await openStream(`${url}/a`);
+    await until(() => streams.size === 1, 2000, "the stream");
+    const { engine, conn } = slotOf(streams.get("a")!);
+    // The free list's head is the record after a's: point its successor past the end of memory.
+    const view = new DataView(engine.exports.memory.buffer);
+    view.setInt32(recordOf(engine, conn) + RECORD_BYTES + NEXT_FREE, Math.ceil(view.byteLength / RECORD_BYTES) + 1, true);
+    const b = await openStream(`${url}/b`);
+    expect(b.response.status).toBe(200); // takes the corrupted record; the free list now points nowhere
+    const c = await fetch(`${url}/c`);
+    expect(c.status).toBe(503); // opening traps
+    await c.text();
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toBeInstanceOf(WebAssembly.RuntimeError);
+    await until(() => b.ended() === "clean", 2000, "b, on the failed instance, to end");
+    const d = await openStream(`${url}/d`);
+    expect(d.response.status).toBe(200);
+    await until(() => streams.size === 3 && openSlots() === 1, 2000, "only d");
+    expect(reported).toHaveLength(1);
   });
 });

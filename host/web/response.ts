@@ -3,17 +3,24 @@
 // handler gets an `sse` object with Microdot's send/sleep; the stream lives as long as it.
 //
 // Rules
+// - A Last-Event-ID the core would refuse (not UTF-8, CR/LF/NUL, over 256 bytes) gets a 400,
+//   as withSse's, and uses no slot; the core is given the id it accepts.
 // - Frames go into the stream's core connection; once per turn they are copied out and
 //   enqueued on the body in one chunk.
 // - Backpressure is the body's: send() waits while the reader has not pulled what is queued
 //   (desiredSize ≤ 0), so memory per stream is bounded by highWaterMark plus one core space.
+//   Keep-alives the core frames meanwhile wait in that space (the core skips them once it is
+//   full) until the body pulls.
 // - When the reader cancels the body or the request's signal aborts, the handler is cancelled:
-//   `sse.signal` aborts and pending and later send()/sleep() reject with CancelledError.
+//   `sse.signal` aborts and pending and later send()/sleep() reject with CancelledError. The
+//   same happens, and the body ends, when the core instance under the stream traps.
+import { InvalidFieldError, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "../node/cancelled-error.js";
-import type { SendOptions } from "../../bindings/index.js";
+import { lastEventIdOf } from "../node/last-event-id.js";
 import { refusal } from "../node/negotiate.js";
 import type { Sse } from "../node/sse.js";
-import { acquire, release, type WebSlot } from "./slots.js";
+import { logFault, type FaultReporter, type Occupant, type WebSlot } from "./instance.js";
+import { open, release } from "./slots.js";
 
 /** The `sse` object a Response handler receives: withSse's, the same API. */
 export type WebSse = Sse;
@@ -25,48 +32,66 @@ export interface SseResponseOptions {
   maxEventBytes?: number;
   /** Bytes the body may hold unread before send() waits (default 256 KiB). */
   highWaterMark?: number;
-  /** Called once with what the handler threw; it never reaches the client (default: console.error). */
+  /**
+   * Called once with what the handler threw, and once with the WebAssembly.RuntimeError of a
+   * core instance that trapped; neither reaches the client (default: console.error).
+   */
   onError?: (error: unknown) => void;
 }
-
-const encoder = new TextEncoder();
 
 export function sseResponse(request: Request, handler: (sse: WebSse) => unknown, options: SseResponseOptions = {}): Response {
   const refused = refusal(request.method, request.headers.get("accept") ?? undefined);
   if (refused !== undefined) return new Response(refused.message, { status: refused.status, headers: refused.headers });
+  const resumed = lastEventIdOf(request.headers.get("last-event-id") ?? undefined, request.url);
+  if ("refused" in resumed) return text(400, `Last-Event-ID refused: ${resumed.refused}\n`);
   const headers = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" };
   if (request.method === "HEAD") return new Response(null, { headers });
-  const lastEventId = request.headers.get("last-event-id") ?? new URL(request.url).searchParams.get("lastEventId") ?? undefined;
-  const stream = new WebStream(lastEventId, options);
-  request.signal?.addEventListener("abort", () => stream.cancel(), { once: true });
-  void stream.run(handler, options.onError ?? ((error) => console.error("sseResponse handler failed:", error)));
-  return new Response(stream.body, { headers });
+  const onError = options.onError ?? ((error) => console.error("sseResponse handler failed:", error));
+  const reportFault: FaultReporter = (error) => report(options.onError ?? logFault, error);
+  const config = { maxEventBytes: options.maxEventBytes ?? 64 * 1024, keepAliveMs: options.keepAliveMs ?? 15_000 };
+  let stream: WebStream | undefined;
+  try {
+    stream = open(config, resumed.id, (slot) => new WebStream(slot, resumed.id, options, reportFault), reportFault);
+  } catch (error) {
+    if (!(error instanceof InvalidFieldError)) throw error;
+    return text(400, `Last-Event-ID refused: ${error.message}\n`);
+  }
+  // The instance trapped while opening: it is gone, the next request gets a fresh one.
+  if (stream === undefined) return text(503, "the event stream could not be opened; retry\n", { "Retry-After": "1" });
+  const opened = stream;
+  request.signal?.addEventListener("abort", () => opened.cancel(), { once: true });
+  void opened.run(handler, onError);
+  return new Response(opened.body, { headers });
 }
 
-class WebStream implements WebSse {
+class WebStream implements WebSse, Occupant {
   readonly body: ReadableStream<Uint8Array>;
   readonly closed: Promise<void>;
-  private readonly slot: WebSlot;
   private readonly controller = new AbortController();
   private body$!: ReadableStreamDefaultController<Uint8Array>;
   private resolveClosed!: () => void;
   private waiting: (() => void)[] = [];
   private flushing = false;
-  private keepAlive: ReturnType<typeof setTimeout> | undefined;
   private done = false;
 
-  constructor(readonly lastEventId: string | undefined, private readonly options: SseResponseOptions) {
-    this.slot = acquire(options.maxEventBytes ?? 64 * 1024);
+  constructor(
+    private readonly slot: WebSlot,
+    readonly lastEventId: string | undefined,
+    options: SseResponseOptions,
+    readonly reportFault: FaultReporter,
+  ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => void (this.body$ = controller),
-        pull: () => this.wake(),
+        pull: () => {
+          this.flush(); // keep-alives the core framed while the body was full
+          this.wake();
+        },
         cancel: () => this.cancel(),
       },
       { highWaterMark: options.highWaterMark ?? 256 * 1024, size: (chunk) => chunk.byteLength },
     );
-    this.armKeepAlive();
   }
 
   get signal(): AbortSignal {
@@ -74,13 +99,13 @@ class WebStream implements WebSse {
   }
 
   send(data: unknown, options?: SendOptions | string): Promise<void> {
-    const { engine, conn } = this.slot;
-    return this.frame(() => engine.trySend(conn, data, options));
+    const { instance, conn } = this.slot;
+    return this.frame(() => instance.engine.trySend(conn, data, options));
   }
 
   comment(text: string): Promise<void> {
-    const { engine, conn } = this.slot;
-    return this.frame(() => engine.tryComment(conn, String(text)));
+    const { instance, conn } = this.slot;
+    return this.frame(() => instance.engine.tryComment(conn, String(text)));
   }
 
   sleep(ms: number): Promise<void> {
@@ -104,28 +129,41 @@ class WebStream implements WebSse {
     try {
       await handler(this);
     } catch (error) {
-      if (!(error instanceof CancelledError && this.controller.signal.aborted)) onError(error);
+      if (!(error instanceof CancelledError && this.controller.signal.aborted)) report(onError, error);
     }
     if (this.done) return;
     this.flush();
-    this.finish();
+    if (this.done) return; // the core trapped
+    this.end();
+    release(this.slot);
     this.body$.close();
   }
 
   /** The reader went away (or the request was aborted): cancel the handler, free the slot. */
   cancel(): void {
     if (this.done) return;
-    this.finish();
-    this.controller.abort(new CancelledError());
-    for (const wake of this.waiting.splice(0)) wake();
+    this.end(new CancelledError());
+    release(this.slot);
+  }
+
+  keepAliveDue(): void {
+    if (this.wants()) this.flush();
+  }
+
+  engineFailed(): void {
+    if (this.done) return;
+    this.end(new CancelledError("the core instance under the stream failed"));
+    this.body$.close(); // what was already enqueued still reaches the client
   }
 
   /** Frames once there is room (the body pulled, the core drained); rejects once cancelled. */
   private async frame(write: () => number): Promise<void> {
     for (;;) {
       if (this.done) throw new CancelledError("the stream is closed");
-      if ((this.body$.desiredSize ?? 1) > 0) {
-        if (write() > 0) break;
+      if (this.wants()) {
+        const framed = this.slot.instance.frame(this, write);
+        if (framed === undefined) throw new CancelledError("the core instance under the stream failed");
+        if (framed > 0) break;
         this.flush(); // the core's space is full: move it to the body, then frame again
         continue;
       }
@@ -146,32 +184,39 @@ class WebStream implements WebSse {
   /** Everything the core framed, copied out as one chunk onto the body. */
   private flush(): void {
     if (this.done) return;
-    const bytes = this.slot.engine.drain(this.slot.conn);
-    if (bytes.length === 0) return;
+    const { instance, conn } = this.slot;
+    const bytes = instance.call(this.reportFault, () => instance.engine.drain(conn));
+    if (bytes === undefined || bytes.length === 0) return;
     this.body$.enqueue(bytes);
-    this.armKeepAlive();
+  }
+
+  /** Whether the body has room: the reader pulled what was queued. */
+  private wants(): boolean {
+    return (this.body$.desiredSize ?? 0) > 0;
   }
 
   private wake(): void {
     for (const wake of this.waiting.splice(0)) wake();
   }
 
-  private armKeepAlive(): void {
-    const ms = this.options.keepAliveMs ?? 15_000;
-    if (ms === 0) return;
-    clearTimeout(this.keepAlive);
-    this.keepAlive = setTimeout(() => {
-      if (this.done || (this.body$.desiredSize ?? 0) <= 0) return this.armKeepAlive();
-      this.body$.enqueue(encoder.encode(":\n"));
-      this.armKeepAlive();
-    }, ms);
-    this.keepAlive.unref?.();
-  }
-
-  private finish(): void {
+  /** No more calls into the slot: waiting sends wake to reject, and `closed` resolves. */
+  private end(reason?: CancelledError): void {
     this.done = true;
-    clearTimeout(this.keepAlive);
-    release(this.slot);
+    if (reason !== undefined) this.controller.abort(reason);
+    this.wake();
     this.resolveClosed();
+  }
+}
+
+function text(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(message, { status, headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } });
+}
+
+/** onError, kept from throwing out of a timer or a settled handler. */
+function report(onError: (error: unknown) => void, error: unknown): void {
+  try {
+    onError(error);
+  } catch (secondary) {
+    console.error("sseResponse onError failed:", secondary);
   }
 }

@@ -1,39 +1,53 @@
-// Core connection slots for Response streams: instances of the core, 64 slots each, added as
-// streams open and dropped when empty (one is kept), shared by every sseResponse of a process.
-import { Engine } from "../../bindings/index.js";
-import { sseInstance } from "../node/wasm.js";
+// Core connection slots for Response streams: instances of the core, 64 slots each, shared by
+// every sseResponse of a process, added as streams open and dropped when empty (one of each
+// configuration is kept) or when they trap.
+import { Instance, type CoreConfig, type FaultReporter, type Occupant, type WebSlot } from "./instance.js";
 
 const SLOTS_PER_ENGINE = 64;
 
-export interface WebSlot {
-  readonly engine: Engine;
-  readonly conn: number;
+/** Instances by their core's configuration: streams share one only if they agree on it. */
+const pools = new Map<string, Instance[]>();
+
+function keyOf(config: CoreConfig): string {
+  return `${config.maxEventBytes}/${config.keepAliveMs}`;
 }
 
-interface Member {
-  readonly engine: Engine;
-  open: number;
-}
-
-/** Instances by their largest frame (each stream's maxEventBytes is its core's outBytes). */
-const pools = new Map<number, Member[]>();
-
-export function acquire(maxEventBytes: number): WebSlot {
-  let members = pools.get(maxEventBytes);
-  if (members === undefined) pools.set(maxEventBytes, (members = []));
-  let member = members.find((m) => m.open < SLOTS_PER_ENGINE);
-  if (member === undefined) {
-    member = { engine: new Engine(sseInstance(), { maxConnections: SLOTS_PER_ENGINE, outBytes: maxEventBytes }), open: 0 };
-    members.push(member);
+/**
+ * A slot for the occupant `occupy` builds. A Last-Event-ID the core refuses throws its
+ * InvalidFieldError and uses no slot; undefined when the instance trapped while opening.
+ */
+export function open<O extends Occupant>(
+  config: CoreConfig,
+  lastEventId: string | undefined,
+  occupy: (slot: WebSlot) => O,
+  report: FaultReporter,
+): O | undefined {
+  const key = keyOf(config);
+  let instances = pools.get(key);
+  if (instances === undefined) pools.set(key, (instances = []));
+  let instance = instances.find((i) => i.occupants.size < SLOTS_PER_ENGINE);
+  if (instance === undefined) {
+    instance = new Instance({ maxEventBytes: config.maxEventBytes, keepAliveMs: config.keepAliveMs }, SLOTS_PER_ENGINE, drop);
+    instances.push(instance);
   }
-  member.open++;
-  return { engine: member.engine, conn: member.engine.open() };
+  return instance.open(lastEventId, occupy, report);
 }
 
 export function release(slot: WebSlot): void {
-  const members = pools.get(slot.engine.outBytes)!;
-  const member = members.find((m) => m.engine === slot.engine)!;
-  slot.engine.close(slot.conn);
-  member.open--;
-  if (member.open === 0 && members.length > 1) members.splice(members.indexOf(member), 1);
+  const { instance } = slot;
+  instance.close(slot.conn);
+  if (instance.occupants.size === 0 && pools.get(keyOf(instance.config))!.length > 1) drop(instance);
+}
+
+/** Connection slots in use, over every instance. */
+export function openSlots(): number {
+  let open = 0;
+  for (const instances of pools.values()) for (const instance of instances) open += instance.occupants.size;
+  return open;
+}
+
+function drop(instance: Instance): void {
+  const instances = pools.get(keyOf(instance.config))!;
+  const at = instances.indexOf(instance);
+  if (at >= 0) instances.splice(at, 1);
 }
