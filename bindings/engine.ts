@@ -98,7 +98,7 @@ export class Engine {
     this.u8 = new Uint8Array(x.memory.buffer);
     this.staging = x.staging_ptr();
     this.stagingEnd = this.staging + x.staging_cap();
-    this.encoded = new EncodeViews(this.u8, this.stagingEnd);
+    this.encoded = new EncodeViews(this.u8);
     this.tape = new TapeWriter(x.memory.buffer, this.encoded, shapes ? (at, len) => x.shape_define(at - this.staging, len) : undefined);
   }
 
@@ -341,7 +341,7 @@ export class Engine {
       }
       if (i === n) return n;
     }
-    const { read, written } = this.encoded.encode(text, p);
+    const { read, written } = this.encoded.encode(text, p, this.stagingEnd);
     if (read !== text.length) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
     return written;
   }

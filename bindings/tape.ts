@@ -53,7 +53,7 @@ export class TapeWriter {
   constructor(memory: ArrayBuffer, encoded?: EncodeViews, private readonly define?: DefineShape) {
     this.u8 = new Uint8Array(memory);
     this.view = new DataView(memory);
-    this.encoded = encoded ?? new EncodeViews(this.u8, memory.byteLength);
+    this.encoded = encoded ?? new EncodeViews(this.u8);
   }
 
   /**
@@ -264,8 +264,8 @@ export class TapeWriter {
     }
     if (s.isWellFormed()) {
       this.room(5 + n);
-      const { read, written } = this.encoded.encode(s, body);
-      if (read !== n || body + written > this.end) throw this.tooLarge();
+      const { read, written } = this.encoded.encode(s, body, this.end);
+      if (read !== n) throw this.tooLarge();
       return this.stringHead(key ? TAG_KEY8 : TAG_STR8, written, body + written);
     }
     this.room(5 + 2 * n);

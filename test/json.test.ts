@@ -1,7 +1,8 @@
 // Differential: the core's JSON text equals JSON.stringify's, byte for byte.
 import { describe, expect, it } from "vitest";
 import type { SseExports } from "../bindings/abi.js";
-import { BufferFullError, JsonValueError, Status, type Engine } from "../bindings/index.js";
+import { BufferFullError, FrameTooLargeError, JsonValueError, Status, type Engine } from "../bindings/index.js";
+import { TapeWriter } from "../bindings/tape.js";
 import { engine, rng, text, wasmModule } from "./support/wasm.js";
 
 /** Sends every value as its own event and checks the concatenated frames against JSON.stringify. */
@@ -203,6 +204,15 @@ describe("object shapes (key lists the core renders once)", () => {
     } finally {
       delete (Object.prototype as { inherited?: number }).inherited;
     }
+  });
+
+  it("never writes a tape past the end it is given, even where the memory goes on", () => {
+    const memory = new ArrayBuffer(256);
+    const bytes = new Uint8Array(memory);
+    const writer = new TapeWriter(memory);
+    expect(() => writer.write("é".repeat(40), 0, 60)).toThrow(FrameTooLargeError);
+    expect(bytes.subarray(60).every((b) => b === 0)).toBe(true);
+    expect(writer.write("é".repeat(20), 0, 60)).toBe(45); // the same writer, a text that fits: tag, u32, 40 bytes
   });
 
   it("reads members as JSON.stringify does when a getter or toJSON deletes, adds or re-adds keys on the way", () => {

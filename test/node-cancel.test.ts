@@ -52,6 +52,42 @@ async function expectCancelled(trace: Trace, listener: { openConnections: number
   await expect(trace.sse!.sleep(1)).rejects.toBeInstanceOf(CancelledError);
 }
 
+describe("long waits", () => {
+  it("honours sleeps past setTimeout's 2^31 - 1 ms and sleep(Infinity) until the client goes; no timer overflows", async () => {
+    const overflows: string[] = [];
+    const onWarning = (w: Error) => void (w.name === "TimeoutOverflowWarning" && overflows.push(w.message));
+    process.on("warning", onWarning);
+    try {
+      const woke: number[] = [];
+      const trace: Trace = { sends: 0 };
+      // A keep-alive interval of 30 days: the host's one timer must not spin either.
+      const listener = withSse(async (_req, sse) => {
+        trace.sse = sse;
+        await sse.send("hello");
+        const sleeps = [2 ** 31, 40 * 24 * 3600 * 1000, Infinity].map((ms) => sse.sleep(ms).then(() => woke.push(ms)));
+        try {
+          await Promise.all(sleeps);
+        } catch (e) {
+          trace.caught = e;
+        } finally {
+          trace.finallyAt = performance.now();
+        }
+      }, { keepAliveMs: 30 * 24 * 3600 * 1000 });
+      running = await serve(listener);
+      const client = await rawGet(running.port, "/");
+      await until(() => client.chunks().length > 0, 2000, "the first event");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(woke).toEqual([]); // a clamped timer would have fired them after 1 ms
+      client.socket.destroy();
+      await expectCancelled(trace, listener);
+      expect(woke).toEqual([]);
+      expect(overflows).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
 describe("client disconnect", () => {
   it("cancels a sleeping handler within 100 ms (the client closed its socket)", async () => {
     const trace: Trace = { sends: 0 };

@@ -309,6 +309,57 @@ describe("sseResponse (fetch-style Response)", () => {
     expect(queued).toBeLessThanOrEqual(16 + 2 + 32);
   });
 
+  it("cancels at once a request whose signal aborted before the stream opened, and ends the body of one aborted later", async () => {
+    await until(() => openSlots() === 0, 2000, "earlier tests' streams to be released");
+    const gone = new AbortController();
+    gone.abort();
+    let seen: AbortSignal | undefined;
+    const early = sseResponse(new Request("http://localhost/a", { headers: { accept: "text/event-stream" }, signal: gone.signal }), async (sse) => {
+      seen = sse.signal;
+      await sse.sleep(60_000);
+    });
+    /** A read, or "pending" if the body neither yields nor ends within 2 s. */
+    const settle = <T>(read: Promise<T>) => Promise.race([read, new Promise<"pending">((r) => setTimeout(() => r("pending"), 2000))]);
+    expect(await settle(early.body!.getReader().read())).toEqual({ done: true, value: undefined });
+    await until(() => seen !== undefined, 2000, "the handler to start");
+    expect(seen!.aborted).toBe(true);
+    expect(openSlots()).toBe(0);
+
+    const later = new AbortController();
+    const response = sseResponse(new Request("http://localhost/b", { headers: { accept: "text/event-stream" }, signal: later.signal }), async (sse) => {
+      await sse.send("first");
+      await sse.sleep(60_000);
+    });
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("data: first\n\n");
+    later.abort();
+    expect(await settle(reader.read())).toEqual({ done: true, value: undefined }); // not left pending
+    expect(openSlots()).toBe(0);
+  });
+
+  it("refuses options out of range with a RangeError, and sleeps and keep-alives past 2^31 - 1 ms without a timer overflow", async () => {
+    const request = () => new Request("http://localhost/events", { headers: { accept: "text/event-stream" } });
+    for (const bad of [{ keepAliveMs: -1 }, { keepAliveMs: NaN }, { maxEventBytes: 10 }, { maxEventBytes: 2 ** 31 }, { highWaterMark: 1.5 }]) {
+      expect(() => sseResponse(request(), () => {}, bad)).toThrow(RangeError);
+    }
+    const overflows: string[] = [];
+    const onWarning = (w: Error) => void (w.name === "TimeoutOverflowWarning" && overflows.push(w.message));
+    process.on("warning", onWarning);
+    try {
+      const woke: number[] = [];
+      const response = sseResponse(request(), async (sse) => {
+        await Promise.all([2 ** 31, Infinity].map((ms) => sse.sleep(ms).then(() => woke.push(ms))));
+      }, { keepAliveMs: 30 * 24 * 3600 * 1000 });
+      const reader = response.body!.getReader();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(woke).toEqual([]);
+      await reader.cancel();
+      expect(overflows).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("answers 503 to the request whose open met a trap, and 200 to the next", async () => {
     const reported: unknown[] = [];
     // A frame size no other test uses: a fresh instance, whose free list runs in slot order.

@@ -20,6 +20,7 @@
 //   instances over and over.
 import { Engine, type Conn } from "../../bindings/index.js";
 import { sseInstance } from "./wasm.js";
+import { MAX_DELAY_MS } from "./long-timer.js";
 
 export interface Slot {
   readonly engine: Engine;
@@ -199,7 +200,8 @@ export class EnginePool {
     if (this.timer !== undefined && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - this.now()));
+    // Clamped: a longer delay would fire at once; firing early finds nothing due and re-arms.
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - this.now())));
     this.timer.unref();
   }
 

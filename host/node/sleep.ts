@@ -1,9 +1,11 @@
 // The sleeps of one stream's handler: each resolves after its ms, or rejects at once with the
 // reason when the stream is cancelled. A timer and a set entry per sleep, and no AbortSignal:
-// a stream whose handler never reads `sse.signal` never pays for one.
+// a stream whose handler never reads `sse.signal` never pays for one. Any ms is honoured:
+// sleep(Infinity) waits until the stream is cancelled.
+import { LongTimer } from "./long-timer.js";
 
 interface Pending {
-  readonly timer: NodeJS.Timeout;
+  readonly timer: LongTimer;
   readonly reject: (reason: unknown) => void;
 }
 
@@ -15,10 +17,10 @@ export class Sleeps {
     return new Promise((resolve, reject) => {
       const p: Pending = {
         reject,
-        timer: setTimeout(() => {
+        timer: new LongTimer(ms, () => {
           this.pending.delete(p);
           resolve();
-        }, ms),
+        }),
       };
       this.pending.add(p);
     });
@@ -27,7 +29,7 @@ export class Sleeps {
   /** Rejects every pending sleep with `reason` now. */
   cancel(reason: unknown): void {
     for (const p of this.pending) {
-      clearTimeout(p.timer);
+      p.timer.clear();
       p.reject(reason);
     }
     this.pending.clear();

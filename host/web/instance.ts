@@ -9,6 +9,7 @@
 //   longer be trusted: it is dropped (never handed out again), every stream on it ends
 //   without another call into it, and the fault is reported once.
 import { Engine, type Conn } from "../../bindings/index.js";
+import { MAX_DELAY_MS } from "../node/long-timer.js";
 import { sseInstance } from "../node/wasm.js";
 
 export interface CoreConfig {
@@ -118,7 +119,8 @@ export class Instance {
     if (this.timer !== undefined && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - performance.now()));
+    // Clamped: a longer delay would fire at once; firing early finds nothing due and re-arms.
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - performance.now())));
     this.timer.unref?.();
   }
 

@@ -17,7 +17,9 @@
 import { InvalidFieldError, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "../node/cancelled-error.js";
 import { lastEventIdOf } from "../node/last-event-id.js";
+import { LongTimer } from "../node/long-timer.js";
 import { refusal } from "../node/negotiate.js";
+import { checkRange } from "../node/options.js";
 import type { Sse } from "../node/sse.js";
 import { logFault, type FaultReporter, type Occupant, type WebSlot } from "./instance.js";
 import { open, release } from "./slots.js";
@@ -49,6 +51,9 @@ export function sseResponse(request: Request, handler: (sse: WebSse) => unknown,
   const onError = options.onError ?? ((error) => console.error("sseResponse handler failed:", error));
   const reportFault: FaultReporter = (error) => report(options.onError ?? logFault, error);
   const config = { maxEventBytes: options.maxEventBytes ?? 64 * 1024, keepAliveMs: options.keepAliveMs ?? 15_000 };
+  checkRange("sseResponse option keepAliveMs", config.keepAliveMs, 0, Number.MAX_SAFE_INTEGER, false);
+  checkRange("sseResponse option maxEventBytes", config.maxEventBytes, 16, 0x4000_0000, true);
+  checkRange("sseResponse option highWaterMark", options.highWaterMark ?? 0, 0, Number.MAX_SAFE_INTEGER, true);
   let stream: WebStream | undefined;
   try {
     stream = open(config, resumed.id, (slot) => new WebStream(slot, resumed.id, options, reportFault), reportFault);
@@ -59,7 +64,9 @@ export function sseResponse(request: Request, handler: (sse: WebSse) => unknown,
   // The instance trapped while opening: it is gone, the next request gets a fresh one.
   if (stream === undefined) return text(503, "the event stream could not be opened; retry\n", { "Retry-After": "1" });
   const opened = stream;
-  request.signal?.addEventListener("abort", () => opened.cancel(), { once: true });
+  // The client may be gone already: an aborted signal fires no more 'abort'.
+  if (request.signal?.aborted) opened.cancel();
+  else request.signal?.addEventListener("abort", () => opened.cancel(), { once: true });
   void opened.run(handler, onError);
   return new Response(opened.body, { headers });
 }
@@ -73,6 +80,8 @@ class WebStream implements WebSse, Occupant {
   private waiting: (() => void)[] = [];
   private flushing = false;
   private done = false;
+  /** The reader cancelled the body: it is over, and closing it again would throw. */
+  private bodyCancelled = false;
 
   constructor(
     private readonly slot: WebSlot,
@@ -88,7 +97,10 @@ class WebStream implements WebSse, Occupant {
           this.flush(); // keep-alives the core framed while the body was full
           this.wake();
         },
-        cancel: () => this.cancel(),
+        cancel: () => {
+          this.bodyCancelled = true;
+          this.cancel();
+        },
       },
       { highWaterMark: options.highWaterMark ?? 256 * 1024, size: (chunk) => chunk.byteLength },
     );
@@ -114,13 +126,13 @@ class WebStream implements WebSse, Occupant {
     if (!(ms >= 0)) return Promise.reject(new RangeError(`sleep(ms) needs a non-negative number, got ${String(ms)}`));
     return new Promise((resolve, reject) => {
       const onAbort = () => {
-        clearTimeout(timer);
+        timer.clear();
         reject(signal.reason);
       };
-      const timer = setTimeout(() => {
+      const timer = new LongTimer(ms, () => {
         signal.removeEventListener("abort", onAbort);
         resolve();
-      }, ms);
+      });
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -139,11 +151,12 @@ class WebStream implements WebSse, Occupant {
     this.body$.close();
   }
 
-  /** The reader went away (or the request was aborted): cancel the handler, free the slot. */
+  /** The reader went away (or the request was aborted): cancel the handler, free the slot, end the body. */
   cancel(): void {
     if (this.done) return;
     this.end(new CancelledError());
     release(this.slot);
+    if (!this.bodyCancelled) this.body$.close();
   }
 
   keepAliveDue(): void {
