@@ -52,6 +52,23 @@ async function expectCancelled(trace: Trace, listener: { openConnections: number
   await expect(trace.sse!.sleep(1)).rejects.toBeInstanceOf(CancelledError);
 }
 
+/** One send, with when it started waiting in trace.blockedSince until it resolves. */
+async function trackedSend(trace: Trace, sse: Sse, data: string): Promise<void> {
+  const sent = sse.send(data);
+  trace.blockedSince ??= performance.now();
+  await sent;
+  trace.blockedSince = undefined;
+  trace.sends++;
+}
+
+/** A client that stops reading (kernel buffers fill, then Node's, then the core's), once a send has waited 200 ms. */
+async function blockedClient(trace: Trace, port: number) {
+  const client = await rawGet(port, "/");
+  client.socket.pause();
+  await until(() => trace.blockedSince !== undefined && performance.now() - trace.blockedSince > 200, 10_000, "send() to block");
+  return client;
+}
+
 describe("long waits", () => {
   it("honours sleeps past setTimeout's 2^31 - 1 ms and sleep(Infinity) until the client goes; no timer overflows", async () => {
     const overflows: string[] = [];
@@ -127,17 +144,11 @@ describe("client disconnect", () => {
     const big = "x".repeat(32 * 1024);
     const listener = traced(trace, async (sse) => {
       while (true) {
-        const sent = sse.send(big);
-        trace.blockedSince ??= performance.now();
-        await sent;
-        trace.blockedSince = undefined;
-        trace.sends++;
+        await trackedSend(trace, sse, big);
       }
     });
     running = await serve(listener);
-    const client = await rawGet(running.port, "/");
-    client.socket.pause(); // stops reading: kernel buffers fill, then Node's, then the core's
-    await until(() => trace.blockedSince !== undefined && performance.now() - trace.blockedSince > 200, 10_000, "send() to block");
+    const client = await blockedClient(trace, running.port);
     const sendsWhileBlocked = trace.sends;
     const goneAt = performance.now();
     client.socket.destroy();
@@ -150,17 +161,11 @@ describe("client disconnect", () => {
     const big = "y".repeat(32 * 1024);
     const listener = traced(trace, async (sse) => {
       for (let i = 0; i < 400; i++) {
-        const sent = sse.send(big);
-        trace.blockedSince ??= performance.now();
-        await sent;
-        trace.blockedSince = undefined;
-        trace.sends++;
+        await trackedSend(trace, sse, big);
       }
     });
     running = await serve(listener);
-    const client = await rawGet(running.port, "/");
-    client.socket.pause();
-    await until(() => trace.blockedSince !== undefined && performance.now() - trace.blockedSince > 200, 10_000, "send() to block");
+    const client = await blockedClient(trace, running.port);
     expect(trace.sends).toBeLessThan(400);
     client.socket.resume();
     await client.closed; // the handler finished all 400 and ended the response

@@ -7,7 +7,7 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Channel, withSse } from "../host/index.js";
 import { until } from "./helpers/events.js";
-import { serve, type Running } from "./helpers/listen.js";
+import { cutNewest, serve, type Running } from "./helpers/listen.js";
 
 let browser: Browser;
 let running: Running;
@@ -63,9 +63,7 @@ describe("Chromium's EventSource, cut off by the server mid-stream", () => {
       await page.waitForFunction((n) => (window as unknown as { got: unknown[] }).got.length >= n, sent.length);
       burst(10); // in flight when the connection dies
       await new Promise((r) => setImmediate(r));
-      const socket = sockets[sockets.length - 1]!;
-      if (cut % 2 === 0) socket.resetAndDestroy();
-      else socket.destroy();
+      cutNewest(sockets, cut);
       await until(() => channel.size === 0, 5000, "the server to see the cut");
       burst(5); // only a replay can bring these
       await until(() => channel.size === 1, 10_000, "the page to reconnect");

@@ -1,7 +1,7 @@
 // Starts a server on 127.0.0.1, port 0, and closes it (with every open connection) after.
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { Http2Server } from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface Running {
   readonly url: string;
@@ -34,4 +34,11 @@ export function listen(server: Server | Http2Server): Promise<Running> {
       });
     });
   });
+}
+
+/** Cuts the newest of a server's connections mid-stream: a TCP reset on even cuts, a FIN on odd ones. */
+export function cutNewest(sockets: readonly Socket[], cut: number): void {
+  const socket = sockets[sockets.length - 1]!;
+  if (cut % 2 === 0) socket.resetAndDestroy();
+  else socket.destroy();
 }

@@ -1,12 +1,11 @@
 // 10,000 concurrent streams held for 30 s with keep-alives flowing, then one broadcast that
 // every one of them receives. The clients live in their own process (fleet.ts), so server and
 // clients each hold 10,000 sockets under their own fd limit.
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Channel, withSse } from "../../host/index.js";
 import { until } from "../helpers/events.js";
-import { serve, type Running } from "../helpers/listen.js";
-import { startFleet, type Fleet } from "./fleet-control.js";
 import { installWasmCensus, measure, show } from "./memory.js";
+import { stage } from "./stage.js";
 
 const STREAMS = 10_000;
 const HOLD_MS = 30_000;
@@ -15,12 +14,6 @@ const KEEP_ALIVE_MS = 1000;
 const MIN_KEEP_ALIVES = Math.floor(HOLD_MS / KEEP_ALIVE_MS / 3);
 
 installWasmCensus();
-let running: Running | undefined;
-let fleet: Fleet | undefined;
-afterAll(async () => {
-  await fleet?.stop();
-  await running?.close();
-});
 
 it(`holds ${STREAMS} streams for ${HOLD_MS / 1000} s with keep-alives, then broadcasts to all`, async () => {
   const channel = new Channel();
@@ -38,8 +31,7 @@ it(`holds ${STREAMS} streams for ${HOLD_MS / 1000} s with keep-alives, then broa
     },
     { keepAliveMs: KEEP_ALIVE_MS, maxConnections: STREAMS },
   );
-  running = await serve(listener);
-  fleet = startFleet();
+  const { running, fleet } = await stage(listener);
   const before = await measure();
 
   const connecting = performance.now();

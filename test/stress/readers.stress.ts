@@ -3,12 +3,11 @@
 // fast one receives every event, a slow one receives either everything or a gap-free prefix,
 // and the server's memory stays under a bound set by maxBufferedBytes, not by what was sent.
 import type { IncomingMessage } from "node:http";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Channel, withSse, type Sse } from "../../host/index.js";
 import { until } from "../helpers/events.js";
-import { serve, type Running } from "../helpers/listen.js";
-import { startFleet, type Fleet } from "./fleet-control.js";
 import { installWasmCensus, measure, show } from "./memory.js";
+import { stage } from "./stage.js";
 import type { ReadMode } from "./sse-client.js";
 
 const COUNTS: Record<ReadMode, number> = { fast: 40, slow: 20, frozen: 40 };
@@ -24,12 +23,6 @@ const MAX_EVENT = 16 * 1024;
 const RSS_BOUND_MIB = (CLIENTS * (MAX_BUFFERED + MAX_EVENT)) / 2 ** 20 + 64;
 
 installWasmCensus();
-let running: Running | undefined;
-let fleet: Fleet | undefined;
-afterAll(async () => {
-  await fleet?.stop();
-  await running?.close();
-});
 
 const MODES: ReadMode[] = ["fast", "slow", "frozen"];
 const event = (n: number) => `${n}:`.padEnd(DATA_BYTES, "y");
@@ -45,8 +38,7 @@ it(`cuts frozen readers at maxBufferedBytes while ${COUNTS.fast} fast ones get a
     },
     { maxBufferedBytes: MAX_BUFFERED, maxEventBytes: MAX_EVENT },
   );
-  running = await serve(listener);
-  fleet = startFleet();
+  const { running, fleet } = await stage(listener);
   const before = await measure();
   for (const mode of MODES) {
     const { opened } = await fleet.open({ port: running.port, count: COUNTS[mode], mode, path: `/${mode}`, concurrency: 50 });

@@ -4,12 +4,11 @@
 // the wasm memory are back to the baseline taken after a warm-up that held as many streams
 // at once as the storm can (the engine pool keeps its instances; the storm must add none).
 import type { IncomingMessage } from "node:http";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { CancelledError, withSse, type Sse } from "../../host/index.js";
 import { until } from "../helpers/events.js";
-import { serve, type Running } from "../helpers/listen.js";
-import { startFleet, type Fleet } from "./fleet-control.js";
 import { installWasmCensus, measure, show } from "./memory.js";
+import { stage } from "./stage.js";
 import { HELLO, type StormPlan } from "./storm-client.js";
 
 const CYCLES = 20_000;
@@ -22,12 +21,6 @@ const HEAP_SLACK_MIB = 2;
 const PAYLOAD = "x".repeat(2000);
 
 installWasmCensus();
-let running: Running | undefined;
-let fleet: Fleet | undefined;
-afterAll(async () => {
-  await fleet?.stop();
-  await running?.close();
-});
 
 it(`survives ${CYCLES} connect/disconnect cycles with no slot, handler, heap or wasm memory left behind`, async () => {
   let started = 0;
@@ -54,9 +47,8 @@ it(`survives ${CYCLES} connect/disconnect cycles with no slot, handler, heap or 
     },
     { keepAliveMs: 1000, onError: (error) => reported.push(error) },
   );
-  running = await serve(listener);
+  const { running, fleet } = await stage(listener);
   const { port } = running;
-  fleet = startFleet();
   const settled = (what: string) =>
     until(() => listener.openConnections === 0 && finished === started, 30_000, `${what}: every slot free, every handler finished`);
   const plan = (cycles: number, seed: number): StormPlan => ({ cycles, concurrency: CONCURRENCY, seed, cycleTimeoutMs: 10_000 });

@@ -2,12 +2,11 @@
 // touched by a 32 KiB event, then every client goes. The instances left without a stream are
 // released (one spare is kept), so their linear memory is freed: the live wasm memory and the
 // server's RSS go back down, and the pool still grows again for new clients.
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { withSse } from "../../host/index.js";
 import { until } from "../helpers/events.js";
-import { serve, type Running } from "../helpers/listen.js";
-import { startFleet, type Fleet } from "./fleet-control.js";
 import { installWasmCensus, measure, show } from "./memory.js";
+import { stage } from "./stage.js";
 
 const STREAMS = 2000;
 const PER_ENGINE = 16;
@@ -16,12 +15,6 @@ const EVENT_BYTES = 32 * 1024;
 const TOUCHED_MIB = (STREAMS * EVENT_BYTES) / 2 ** 20;
 
 installWasmCensus();
-let running: Running | undefined;
-let fleet: Fleet | undefined;
-afterAll(async () => {
-  await fleet?.stop();
-  await running?.close();
-});
 
 it(`releases the core instances of ${STREAMS} closed streams, keeping one spare`, async () => {
   let started = 0;
@@ -38,8 +31,7 @@ it(`releases the core instances of ${STREAMS} closed streams, keeping one spare`
     },
     { keepAliveMs: 0, maxConnections: STREAMS, connectionsPerEngine: PER_ENGINE },
   );
-  running = await serve(listener);
-  fleet = startFleet();
+  const { running, fleet } = await stage(listener);
   const before = await measure();
 
   const { opened } = await fleet.open({ port: running.port, count: STREAMS, mode: "fast", path: "/", concurrency: 200 });
