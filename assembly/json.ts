@@ -148,6 +148,84 @@ export function writeJson(p: usize, end: usize): bool {
   return done;
 }
 
+/**
+ * The common payload, a record: an object of a defined shape whose members are numbers,
+ * literals and UTF-8 strings that need no escaping. It is written with a local cursor and
+ * one room check per member instead of writeJson's container machine (which keeps its
+ * cursor in globals and checks every byte): about half the time. Returns the tape position
+ * after the object, or 0 having committed nothing (any other tape, or too little room); the
+ * caller then runs writeJson, which writes the same text. Locals are kept few: this is on
+ * the deepest call chain wasm3 runs (see README, Limits).
+ */
+export function flatRecord(p: usize, end: usize): usize {
+  if (end - p < 3 || <u32>load<u8>(p) != TAG_SHAPE) return 0;
+  let key = shapes.entry(load<u16>(p, 1));
+  if (key == 0) return 0;
+  p += 3;
+  let n = load<u32>(key);
+  key += 4;
+  let d = out.cursor();
+  const limit = d + out.room();
+  if (d == limit) return 0;
+  store<u8>(d++, 0x7B);
+  for (; n > 0; n--) {
+    if (p >= end) return 0;
+    const tag = <u32>load<u8>(p++);
+    const keyLen = <usize>load<u32>(key);
+    key += 4 + keyLen;
+    if (tag == TAG_SKIP) continue;
+    // A comma, the key, and up to 25 bytes of number or literal.
+    if (limit - d < keyLen + 26) return 0;
+    if (d != out.cursor() + 1) store<u8>(d++, 0x2C);
+    out.copy(d, key - keyLen, keyLen);
+    d += keyLen;
+    if (tag == TAG_NUMBER) {
+      if (end - p < 8) return 0;
+      d += isFinite(load<f64>(p)) ? writeNumber(d, load<f64>(p)) : literal(d, NULL_TEXT, 4);
+      p += 8;
+    } else if (tag == TAG_STR8) {
+      if (end - p < 4) return 0;
+      const len = <usize>load<u32>(p);
+      p += 4;
+      if (len > end - p || limit - d < len + 2 || !plainText(p, p + len)) return 0;
+      store<u8>(d, 0x22);
+      out.copy(d + 1, p, len);
+      store<u8>(d + 1 + len, 0x22);
+      d += len + 2;
+      p += len;
+    } else if (tag == TAG_NULL) {
+      d += literal(d, NULL_TEXT, 4);
+    } else if (tag == TAG_TRUE) {
+      d += literal(d, TRUE_TEXT, 4);
+    } else if (tag == TAG_FALSE) {
+      d += literal(d, FALSE_TEXT, 5);
+    } else {
+      return 0; // a nested value, UTF-16 text, or a malformed tape
+    }
+  }
+  if (d == limit) return 0;
+  store<u8>(d++, 0x7D);
+  out.advance(d - out.cursor());
+  return p;
+}
+
+/** Copies the n-byte literal `text` to d; returns n. */
+// @ts-ignore: decorator
+@inline function literal(d: usize, text: usize, n: usize): usize {
+  out.copy(d, text, n);
+  return n;
+}
+
+/** Whether UTF-8 text [p, end) goes into JSON as it is (no byte needs escaping). */
+function plainText(p: usize, end: usize): bool {
+  while (p + 8 <= end && !needsEscape(load<u64>(p))) p += 8;
+  for (; p < end; p++) {
+    const c = <u32>load<u8>(p);
+    if (c < 0x20 || c == 0x22 || c == 0x5C) return false;
+  }
+  return true;
+}
+
 /** The depth stack's entry for the container at `depth` (1: outermost). */
 function level(depth: i32): usize {
   return depthStack + <usize>(depth - 1) * LEVEL;

@@ -58,24 +58,29 @@ export function pair(b0: u32, b1: u32): void {
 
 export function bytes(src: usize, n: usize): void {
   if (over == 0 && n <= limit - pos) {
-    if (n <= 32) {
-      // memory.copy is a call out of wasm in most engines: short runs are cheaper by hand,
-      // a word at a time, the last word overlapping the one before instead of a byte loop.
-      const d = pos;
-      if (n >= 8) {
-        for (let i: usize = 0; i + 8 < n; i += 8) store<u64>(d + i, load<u64>(src + i));
-        store<u64>(d + n - 8, load<u64>(src + n - 8));
-      } else if (n >= 4) {
-        store<u32>(d, load<u32>(src));
-        store<u32>(d + n - 4, load<u32>(src + n - 4));
-      } else {
-        for (let i: usize = 0; i < n; i++) store<u8>(d + i, load<u8>(src + i));
-      }
-    } else {
-      memory.copy(pos, src, n);
-    }
+    copy(pos, src, n);
     pos += n;
   } else {
     over += <u32>n;
+  }
+}
+
+/** Copies n bytes from src to dst (the two do not overlap). */
+// @ts-ignore: decorator
+@inline export function copy(dst: usize, src: usize, n: usize): void {
+  if (n <= 32) {
+    // memory.copy is a call out of wasm in most engines: short runs are cheaper by hand,
+    // a word at a time, the last word overlapping the one before instead of a byte loop.
+    if (n >= 8) {
+      for (let i: usize = 0; i + 8 < n; i += 8) store<u64>(dst + i, load<u64>(src + i));
+      store<u64>(dst + n - 8, load<u64>(src + n - 8));
+    } else if (n >= 4) {
+      store<u32>(dst, load<u32>(src));
+      store<u32>(dst + n - 4, load<u32>(src + n - 4));
+    } else {
+      for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+    }
+  } else {
+    memory.copy(dst, src, n);
   }
 }

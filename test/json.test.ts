@@ -215,6 +215,62 @@ describe("object shapes (key lists the core renders once)", () => {
     expect(writer.write("é".repeat(20), 0, 60)).toBe(45); // the same writer, a text that fits: tag, u32, 40 bytes
   });
 
+  it("writes records on the core's short path and hands everything else to the general one, with the same text", () => {
+    // Each shape repeats, so its later objects cross as records. The short path takes numbers,
+    // literals and plain UTF-8 text; a member that needs an escape, UTF-16 text or nesting
+    // sends the whole object down the general path, after members it had already written.
+    const NEEDS = ["\"", "\\", "\n", "\u0001", "\ud800", "😀", { n: 1 }, [1]];
+    const plain = (i: number) => ({ a: i, b: `t${i}`, c: i % 3 ? i / 4 : -0, d: i % 2 === 0, e: null, f: Infinity, g: NaN });
+    const values: unknown[] = [];
+    for (let i = 0; i < 300; i++) {
+      values.push(plain(i));
+      const spoiled: Record<string, unknown> = plain(i);
+      spoiled["abcdefg"[i % 7]!] = NEEDS[i % NEEDS.length];
+      values.push(spoiled);
+      values.push({ a: i, b: undefined, c: () => 1, d: Symbol("s"), e: "x".repeat(i % 40) }); // skipped members
+    }
+    assertSameAsStringify(engine({ outBytes: 1 << 20 }), values);
+  });
+
+  it("stops a record at the end of its connection's space, never writing into the next one", () => {
+    // A small outbound space fills mid-record at every offset. The short path must leave no
+    // byte behind when room runs out (each frame is retried whole after a drain) and never
+    // reach past its own space: the next connection's space holds a frame that must survive.
+    const OUT = 256;
+    const e = engine({ outBytes: OUT, maxConnections: 2 });
+    const conn = e.open();
+    const neighbour = e.open();
+    const kept = `data: ${"n".repeat(OUT - 8)}\n\n`;
+    e.send(neighbour, "n".repeat(OUT - 8));
+    let want = "";
+    let got = "";
+    for (let i = 0; i < 3000; i++) {
+      const v = { a: -(2 ** 52) - i * 1.5, b: 1e21 + i * 1e6, c: i % 5 ? "x".repeat(i % 9) : "y\"", d: -1.2345678901234567e-300 };
+      want += `data: ${JSON.stringify(v)}\n\n`;
+      if (e.trySend(conn, v) === 0) {
+        const out = e.drain(conn);
+        expect(out.length).toBeLessThanOrEqual(OUT);
+        got += text(out);
+        e.send(conn, v);
+      }
+    }
+    got += text(e.drain(conn));
+    expect(got).toBe(want);
+    expect(text(e.drain(neighbour))).toBe(kept);
+  });
+
+  it("fits a record that fills the outbound space exactly", () => {
+    const record = { counter: 123456, name: "sensor-7", value: 20.5, ok: true };
+    const frame = `data: ${JSON.stringify(record)}\n\n`;
+    const e = engine({ outBytes: frame.length });
+    const conn = e.open();
+    for (let round = 0; round < 3; round++) {
+      expect(e.send(conn, record)).toBe(frame.length); // the first defines the shape, the rest are records
+      expect(text(e.drain(conn))).toBe(frame);
+    }
+    expect(() => e.send(conn, { ...record, counter: 1234567 })).toThrow(FrameTooLargeError);
+  });
+
   it("reads members as JSON.stringify does when a getter or toJSON deletes, adds or re-adds keys on the way", () => {
     // Each object is made twice: the first defines the shape, the second takes the known-shape path.
     const makers: Array<() => object> = [

@@ -1,5 +1,5 @@
 // The core's compiled module: read and compiled once per process, instantiated per engine.
-// Compiling synchronously keeps withSse() and new Channel() synchronous; the module is ~11 KB.
+// Compiling synchronously keeps withSse() and new Channel() synchronous; the module is ~15 KB.
 import { readFileSync } from "node:fs";
 
 // From host/node/*.ts in the repo and from dist/host/node/*.js (build/ is copied to dist/build).

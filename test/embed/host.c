@@ -12,7 +12,7 @@
 
 #include "wasm3.h"
 
-#define STACK_BYTES 2048 /* the interpreter's stack: the core needs about 1.6 KiB */
+#define STACK_BYTES 2048 /* the interpreter's stack: the mcu build needs about 1.85 KiB */
 #define HAS_EVENT 1
 
 static IM3Runtime runtime;

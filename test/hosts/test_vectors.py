@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from runtimes import Wasm3Host, WasmtimeHost, build
+from runtimes import WASM3_STACK, Wasm3Host, WasmtimeHost, build
 from vectors import Mismatch, load_vectors, replay
 
 VECTORS = load_vectors()
@@ -12,7 +12,7 @@ VECTORS = load_vectors()
 def run_all(make_host, target):
     wasm = build(target)
     for v in VECTORS:
-        replay(v, make_host(wasm), target)
+        replay(v, make_host(wasm, WASM3_STACK[target]) if make_host is Wasm3Host else make_host(wasm), target)
     return len(VECTORS)
 
 
