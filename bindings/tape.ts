@@ -83,9 +83,18 @@ export class TapeWriter {
       this.string(v, false);
       return true;
     }
-    if (typeof v === "object" && v !== null || typeof v === "bigint") {
+    if (typeof v === "object" && v !== null) {
       const toJSON = (v as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === "function") v = toJSON.call(v, String(key));
+      if (typeof toJSON === "function") return this.resolved(toJSON.call(v, String(key)));
+      // Checked here, before v can change: the toJSON load has just pinned v's map, so V8
+      // folds this to a constant instead of calling into its runtime.
+      if (Object.getPrototypeOf(v) === Object.prototype) {
+        this.object(v, true);
+        return true;
+      }
+    } else if (typeof v === "bigint") {
+      const toJSON = (v as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") return this.resolved(toJSON.call(v, String(key)));
     }
     return this.resolved(v);
   }
