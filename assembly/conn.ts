@@ -3,8 +3,8 @@
 //   always positive; closing a slot bumps its generation, so a stale handle can never reach
 //   the connection that reuses the slot.
 // - Each open connection owns `outCap` bytes of outbound space. Its pending bytes are
-//   [start, end) of that space; the host drains them (out_ptr/out_len/out_consume) and
-//   a frame is appended whole or not at all.
+//   [start, end) of that space; the host drains them (out_ptr/out_len/out_consume, or all
+//   at once with out_take) and a frame is appended whole or not at all.
 // - Opening takes a free slot in O(1) (a free list); closing drops the pending bytes.
 // - Time is only what tick() said last; a connection with keep-alive due at or before that
 //   time gets a keep-alive comment at the next tick.
@@ -150,6 +150,18 @@ export function consume(r: usize, n: u32): void {
     store<u32>(r + OUT_START, start);
   }
   store<f64>(r + BYTES_DRAINED, load<f64>(r + BYTES_DRAINED) + n);
+}
+
+/** Where take() leaves the count of the bytes it took (a u32). */
+export const TAKEN: usize = memory.data(4);
+
+/** Consumes every pending byte; returns where they are (until this space is framed into again), their count at TAKEN. */
+export function take(r: usize): usize {
+  const ptr = pendingPtr(r);
+  const n = pendingLen(r);
+  consume(r, n);
+  store<u32>(TAKEN, n);
+  return ptr;
 }
 
 // --- remembered fields ---

@@ -14,7 +14,7 @@ import {
 } from "./status";
 
 /** Bumped whenever an export's meaning changes. */
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 // send() flags.
 const HAS_EVENT = 1;
@@ -188,6 +188,20 @@ export function out_consume(handle: i32, n: i32): i32 {
   if (n < 0 || <u32>n > conn.pendingLen(<usize>r)) return ERR_BAD_ARG;
   conn.consume(<usize>r, n);
   return 0;
+}
+
+/**
+ * A drain in one call: takes every pending byte, as out_ptr, out_len and out_consume(len)
+ * would. Returns their address (valid until the next call into the core); their count is
+ * the u32 at taken_ptr.
+ */
+export function out_take(handle: i32): i32 {
+  const r = record(handle);
+  return r <= 0 ? <i32>r : <i32>conn.take(<usize>r);
+}
+
+export function taken_ptr(): i32 {
+  return memory.ready ? <i32>conn.TAKEN : ERR_NOT_INIT;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface SseExports {
   out_ptr(handle: number): number;
   out_len(handle: number): number;
   out_consume(handle: number, n: number): number;
+  out_take(handle: number): number;
+  taken_ptr(): number;
   tick(nowMs: number): number;
   set_now(nowMs: number): number;
   conn_touch(handle: number): number;
@@ -33,7 +35,7 @@ export interface SseExports {
   shape_define(at: number, len: number): number;
 }
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** send() flags. */
 export const HAS_EVENT = 1;

@@ -70,6 +70,8 @@ export class Engine {
   private readonly stagingEnd: number;
   private readonly tape: TapeWriter;
   private readonly encoded: EncodeViews;
+  /** out_take leaves its count here: one u32 of wasm memory. */
+  private readonly taken: Uint32Array;
   /** Made at the first drain(): hosts that copy out on their own never pay for it. */
   private slab = EMPTY;
   private slabUsed = 0;
@@ -99,6 +101,7 @@ export class Engine {
     this.staging = x.staging_ptr();
     this.stagingEnd = this.staging + x.staging_cap();
     this.encoded = new EncodeViews(this.u8);
+    this.taken = new Uint32Array(x.memory.buffer, x.taken_ptr(), 1);
     this.tape = new TapeWriter(x.memory.buffer, this.encoded, shapes ? (at, len) => x.shape_define(at - this.staging, len) : undefined);
   }
 
@@ -224,15 +227,11 @@ export class Engine {
     check(this.exports.out_consume(conn, n), "consume");
   }
 
-  /** Copies out every pending byte and marks it delivered. */
+  /** Copies out every pending byte and marks it delivered (one call into the core). */
   drain(conn: Conn): Uint8Array {
-    const x = this.exports;
-    const len = check(x.out_len(conn), "drain");
-    if (len === 0) return EMPTY;
-    const ptr = x.out_ptr(conn);
-    const bytes = this.copyOut(ptr, len);
-    x.out_consume(conn, len);
-    return bytes;
+    const ptr = check(this.exports.out_take(conn), "drain");
+    const len = this.taken[0]!;
+    return len === 0 ? EMPTY : this.copyOut(ptr, len);
   }
 
   /**

@@ -80,6 +80,7 @@ class Fuzzer {
   mem!: Buffer;
   stagingPtr = 0;
   duePtr = 0;
+  takenPtr = 0;
   outArena = 0;
   table = 0;
   /** The host's copy of staging: the core must never change it. */
@@ -204,12 +205,13 @@ class Fuzzer {
 
   /**
    * Snapshots every range outside the core's arenas: connection records to staging's end, the
-   * due list to the scratch's end, and whatever history_init and shape_init carved since.
+   * due list to the scratch's end, out_take's count, and whatever history_init and shape_init
+   * carved since.
    */
   freeze(): void {
     const { maxConns, stagingBytes } = this.model.config;
     const arenas: [number, number][] = [[this.table, this.stagingPtr + stagingBytes - this.table],
-      [this.duePtr, maxConns * 4 + M.FIXED_TAIL], ...this.model.carves];
+      [this.duePtr, maxConns * 4 + M.FIXED_TAIL], [this.takenPtr, 4], ...this.model.carves];
     arenas.sort((a, b) => a[0] - b[0]);
     this.frozen = [];
     let from = 0;
@@ -643,6 +645,24 @@ class Fuzzer {
     this.afterOn(h);
   }
 
+  /** out_take: the address of exactly the model's pending bytes, their count at taken_ptr; then none is pending. */
+  doTake(): void {
+    const h = this.handle();
+    const c = this.model.ready ? this.model.lookup(h) : undefined;
+    if (c === undefined) return void this.same("out_take", this.ex("out_take", h), this.model.consume(h, 0));
+    const want = Buffer.from(c.pending.subarray(0, c.len));
+    const own = this.outArena + c.slot * this.model.config.outBytes;
+    const ptr = this.ex("out_take", h);
+    const n = new Uint32Array(this.memory, this.takenPtr, 1)[0]!;
+    if (n !== want.length) this.fail(`out_take(${h}) counted ${n} bytes, model ${want.length}`);
+    if (ptr < own || ptr + n > own + this.model.config.outBytes) this.fail(`out_take(${h}) = ${ptr} lies outside slot ${c.slot}'s space at ${own}`);
+    if (Buffer.compare(this.mem.subarray(ptr, ptr + n), want) !== 0) {
+      this.fail(`bytes out_take(${h}) took:\n    engine ${show(this.mem.subarray(ptr, ptr + n))}\n    model  ${show(want)}`);
+    }
+    this.same("out_take, then the model consumes", this.model.consume(h, n), 0);
+    this.afterOn(h);
+  }
+
   doOpen(): void {
     const u = this.random();
     let len = -1;
@@ -704,7 +724,7 @@ class Fuzzer {
     const m = this.model;
     const h = this.handle();
     const c = m.ready ? m.lookup(h) : undefined;
-    switch (this.int(13)) {
+    switch (this.int(14)) {
       case 0: return this.same("conn_state", this.ex("conn_state", h), m.state(h));
       case 1: {
         const which = this.chance(0.9) ? this.int(8) : this.i32();
@@ -724,9 +744,10 @@ class Fuzzer {
       case 6: return this.same("open_count", this.ex("open_count"), m.openCountResult());
       case 7: return this.same("next_deadline", this.ex("next_deadline"), m.nextDeadline());
       case 8: return this.same("staging_cap", this.ex("staging_cap"), m.stagingCap());
-      case 9: return this.same("abi_version", this.ex("abi_version"), 1);
+      case 9: return this.same("abi_version", this.ex("abi_version"), 2);
       case 10: return this.same("staging_ptr", this.ex("staging_ptr"), m.ready ? this.stagingPtr : M.NOT_INIT);
       case 11: return this.same("due_ptr", this.ex("due_ptr"), m.ready ? this.duePtr : M.NOT_INIT);
+      case 12: return this.same("taken_ptr", this.ex("taken_ptr"), m.ready ? this.takenPtr : M.NOT_INIT);
       default: return this.doOptional();
     }
   }
@@ -875,6 +896,7 @@ class Fuzzer {
     this.mem = Buffer.from(this.memory);
     this.stagingPtr = this.x.staging_ptr();
     this.duePtr = this.x.due_ptr();
+    this.takenPtr = this.x.taken_ptr();
     const { maxConns, outBytes, stagingBytes } = this.model.config;
     this.stagingView = this.mem.subarray(this.stagingPtr, this.stagingPtr + stagingBytes);
     this.staging = Buffer.from(this.stagingView);
@@ -910,6 +932,7 @@ class Fuzzer {
       case 3: return this.same("out_consume", this.ex("out_consume", h, this.int(2)), M.NOT_INIT);
       case 4: return this.same("tick", this.ex("tick", this.pick([0, 1, NaN])), M.NOT_INIT);
       case 5: return this.same("conn_close", this.ex("conn_close", h), M.NOT_INIT);
+      case 6: return this.same("out_take", this.ex("out_take", h), M.NOT_INIT);
       default: return this.doRead();
     }
   }
@@ -921,7 +944,8 @@ class Fuzzer {
     if (this.extras && this.chance(OPTIONAL_CALLS)) this.doOptional();
     else if (u < 0.32) this.doSend();
     else if (u < 0.38) this.doComment();
-    else if (u < 0.55) this.doConsume();
+    else if (u < 0.5) this.doConsume();
+    else if (u < 0.55) this.doTake();
     else if (u < 0.63) this.doOpen();
     else if (u < 0.69) this.doClose();
     else if (u < 0.75) this.doTick();

@@ -90,6 +90,15 @@ def drain(host, conn, chunks, limit, where):
             raise Mismatch(f"{where}: out_len returned {pending}")
         if pending == 0:
             break
+        if chunks[i % len(chunks)] == 0:
+            ptr = host.call("out_take", [conn])
+            n = int.from_bytes(host.read(host.call("taken_ptr", []), 4), "little")
+            if ptr <= 0 or n != pending:
+                raise Mismatch(f"{where}: out_take returned {ptr}, {n} bytes of {pending}")
+            out.append(host.read(ptr, n))
+            total += n
+            i += 1
+            continue
         n = min(chunks[i % len(chunks)], pending, (limit - total) if limit is not None else pending)
         ptr = host.call("out_ptr", [conn])
         out.append(host.read(ptr, n))

@@ -7,7 +7,9 @@
 //   { drain, chunks, max?, expect }  copy pending bytes of handle `drain` out in pieces of
 //                                    chunks[0], chunks[1], … (cycled): out_len, out_ptr, read,
 //                                    out_consume(n) = 0, until nothing is pending (or `max`
-//                                    bytes); the bytes read must equal `expect` (hex)
+//                                    bytes); a piece of 0 is all the rest at once: out_take's
+//                                    address, the u32 at taken_ptr() bytes long (all that
+//                                    was pending), read. The bytes read must equal `expect` (hex)
 //   { read, len, expect }            bytes at the address that export `read` returns, `len`
 //                                    long (a number, or an export whose result is the length)
 //

@@ -63,6 +63,15 @@ export function drain(host: RawHost, conn: number, chunks: number[], max: number
     const pending = host.call("out_len", [conn]);
     if (pending < 0) throw new Error(`${where}: out_len returned ${pending}`);
     if (pending === 0) break;
+    if (chunks[i % chunks.length] === 0) {
+      const ptr = host.call("out_take", [conn]);
+      const taken = host.read(host.call("taken_ptr", []), 4);
+      const n = taken[0]! | (taken[1]! << 8) | (taken[2]! << 16) | (taken[3]! << 24);
+      if (ptr <= 0 || n !== pending) throw new Error(`${where}: out_take returned ${ptr}, ${n} bytes of ${pending}`);
+      hex += toHex(host.read(ptr, n));
+      total += n;
+      continue;
+    }
     const n = Math.min(chunks[i % chunks.length]!, pending, max - total);
     const ptr = host.call("out_ptr", [conn]);
     hex += toHex(host.read(ptr, n));

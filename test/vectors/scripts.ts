@@ -32,14 +32,15 @@ const EXPORTS: [string, number[]][] = [
   ["abi_version", []], ["init", [1, 16, 256, 0]], ["staging_ptr", []], ["staging_cap", []], ["conn_open", [-1]],
   ["conn_close", [65536]], ["conn_state", [65536]], ["conn_stat", [65536, 0]], ["last_id_len", [65536]],
   ["last_id_ptr", [65536]], ["open_count", []], ["send", [65536, 0, 0, 0, 1, 0]], ["comment", [65536, 1]],
-  ["out_ptr", [65536]], ["out_len", [65536]], ["out_consume", [65536, 0]], ["tick", [0]], ["due_ptr", []],
+  ["out_ptr", [65536]], ["out_len", [65536]], ["out_consume", [65536, 0]], ["out_take", [65536]], ["taken_ptr", []],
+  ["tick", [0]], ["due_ptr", []],
   ["next_deadline", []], ["history_init", [4, 256]], ["history_count", []], ["history_find", [0]], ["history_ptr", [0]],
   ["history_len", [0]], ["shape_init", [4, 256]], ["shape_define", [0, 4]], ["set_now", [0]], ["conn_touch", [65536]],
 ];
 
 function abi(): Script[] {
   const out: Script[] = [{
-    name: "version", about: "abi_version is 1 before and after init",
+    name: "version", about: "abi_version is 2 before and after init",
     run: (s) => { s.abiVersion(); init(s); s.abiVersion(); },
   }];
   for (const [name, args] of EXPORTS) {
@@ -423,7 +424,7 @@ function close(): Script[] {
 
 function drain(): Script[] {
   const out: Script[] = [];
-  for (const chunks of [[1], [2], [3], [7], [13], [64], [5, 1, 9], [1000], [17, 3]]) {
+  for (const chunks of [[1], [2], [3], [7], [13], [64], [5, 1, 9], [1000], [17, 3], [0], [3, 0], [0, 5]]) {
     out.push({
       name: `chunks/${chunks.join("-")}`, about: `pending bytes drained ${chunks.join(", ")} at a time are the frames, in order`,
       run: (s) => {

@@ -106,7 +106,7 @@ export class Session {
   // --- lifecycle ---
 
   abiVersion(): number {
-    return this.call("abi_version", [], 1);
+    return this.call("abi_version", [], 2);
   }
 
   init(maxConns: number, outBytes: number, stagingBytes: number, keepAliveMs: number, expect?: number): number {
