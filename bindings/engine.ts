@@ -24,6 +24,13 @@ export interface EngineOptions {
    * cross as values only (default 256 shapes, 16 KiB of keys; false: none).
    */
   shapes?: { maxShapes: number; maxBytes: number } | false;
+  /**
+   * Compile a reader per object shape with `new Function` (default true): about 8% less CPU
+   * per event on a stream of records. With false, or where code generation from strings is
+   * refused (a CSP without 'unsafe-eval', Cloudflare Workers, node
+   * --disallow-code-generation-from-strings), shapes are read with for…in: the same output.
+   */
+  compileShapes?: boolean;
 }
 
 export interface SendOptions {
@@ -102,7 +109,8 @@ export class Engine {
     this.stagingEnd = this.staging + x.staging_cap();
     this.encoded = new EncodeViews(this.u8);
     this.taken = new Uint32Array(x.memory.buffer, x.taken_ptr(), 1);
-    this.tape = new TapeWriter(x.memory.buffer, this.encoded, shapes ? (at, len) => x.shape_define(at - this.staging, len) : undefined);
+    const define = shapes ? (at: number, len: number) => x.shape_define(at - this.staging, len) : undefined;
+    this.tape = new TapeWriter(x.memory.buffer, this.encoded, define, options.compileShapes !== false);
   }
 
   /** Opens a connection; `lastEventId` is what the client sent in Last-Event-ID. */

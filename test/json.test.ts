@@ -1,9 +1,11 @@
 // Differential: the core's JSON text equals JSON.stringify's, byte for byte.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { SseExports } from "../bindings/abi.js";
-import { BufferFullError, FrameTooLargeError, JsonValueError, Status, type Engine } from "../bindings/index.js";
+import { BufferFullError, FrameTooLargeError, JsonValueError, Status, type Engine, type EngineOptions } from "../bindings/index.js";
 import { TapeWriter } from "../bindings/tape.js";
-import { engine, rng, text, wasmModule } from "./support/wasm.js";
+import { engine, engine as makeEngine, rng, text, wasmModule } from "./support/wasm.js";
 
 /** Sends every value as its own event and checks the concatenated frames against JSON.stringify. */
 function assertSameAsStringify(e: Engine, values: readonly unknown[]): void {
@@ -180,7 +182,9 @@ describe("payloads JSON cannot express are refused before any byte", () => {
   });
 });
 
-describe("object shapes (key lists the core renders once)", () => {
+for (const compileShapes of [true, false]) describe(`object shapes (key lists the core renders once), ${compileShapes ? "compiled readers" : "for…in readers"}`, () => {
+  const engine = (options: EngineOptions = {}) => makeEngine({ ...options, compileShapes });
+
   const records = Array.from({ length: 2000 }, (_, i) => ({
     counter: i, name: i % 7 ? "sensor-7" : undefined, value: 20 + (i % 50) / 2, nested: { a: i, "b\"": [i] },
   }));
@@ -331,3 +335,12 @@ describe("object shapes (key lists the core renders once)", () => {
     expect(x.out_len(c)).toBe(0);
   });
 });
+it("reads shapes with for…in where the host refuses code generation from strings (CSP, Workers)", () => {
+  const records = Array.from({ length: 50 }, (_, i) => ({ counter: i, name: i % 3 ? `n${i}` : null, value: i / 4, nested: { a: [i] } }));
+  const script = fileURLToPath(new URL("./support/records-without-codegen.ts", import.meta.url));
+  const out = execFileSync(process.execPath, ["--disallow-code-generation-from-strings", "--import", "tsx", script, JSON.stringify(records)], { encoding: "utf8" });
+  const { frames, shaped, spelled } = JSON.parse(out) as { frames: string; shaped: number; spelled: number };
+  expect(frames).toBe(records.map((r) => `data: ${JSON.stringify(r)}\n\n`).join(""));
+  expect(shaped).toBeLessThan(spelled); // the keys cross once, as a shape, not with every object
+});
+
