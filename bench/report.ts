@@ -195,7 +195,7 @@ export function tables(results: Results): Table[] {
         `${sig(value(results, p, "w3External"))} KiB`, ratioCell(results, p, "w3Rss")]),
     },
     {
-      title: `W4 · framing + JSON in process, ${fmt(results.w4.events)} events, output ${results.w4.identical ? "byte-identical" : "NOT identical"} (median of ${c.w4Rounds} interleaved passes)`,
+      title: `W4 · framing + JSON in process, ${fmt(results.w4.events)} events, output ${results.w4.identical ? "byte-identical" : "NOT identical"} (median of ${c.w4Rounds} interleaved passes, each ending with a timed scavenge of its own garbage)`,
       head: ["path", "ns/event", "events/s"],
       rows: results.w4.variants.map((v) => [v.name, sig(v.nsPerEvent), fmt(1e9 / v.nsPerEvent)]),
     },

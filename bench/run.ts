@@ -73,7 +73,7 @@ async function socketWorkloads(): Promise<PeerRun[]> {
 }
 
 async function w4(): Promise<W4Result> {
-  const child = new Child<never, W4Result>("w4", path.join(here, "w4.ts"), ["--events", String(cfg.w4Events), "--rounds", String(cfg.w4Rounds)]);
+  const child = new Child<never, W4Result>("w4", path.join(here, "w4.ts"), ["--events", String(cfg.w4Events), "--rounds", String(cfg.w4Rounds)], ["--expose-gc"]);
   try {
     return await child.next("w4", 300_000);
   } finally {
