@@ -49,8 +49,6 @@ export class TapeWriter {
   private readonly shapes = new Map<string, Shape | null>();
   /** The shape last seen at each depth: objects in a loop or an array usually repeat it. */
   private readonly recent: (Shape | undefined)[] = [];
-  /** Whether objects may use shapes in this write: not while Object.prototype has enumerable keys. */
-  private shapesUsable = false;
 
   private readonly encoded: EncodeViews;
 
@@ -71,7 +69,6 @@ export class TapeWriter {
   write(value: unknown, start: number, end: number): number {
     this.pos = start;
     this.end = end;
-    this.shapesUsable = this.define !== undefined && !hasEnumerableKeys(Object.prototype);
     try {
       return this.value(value, "") ? this.pos - start : -1;
     } finally {
@@ -164,7 +161,7 @@ export class TapeWriter {
 
   /** An object that is not an array; `plain`: its prototype is Object.prototype. */
   private object(o: object, plain: boolean): void {
-    if (plain && this.shapesUsable) {
+    if (plain && this.define !== undefined) {
       const recent = this.recent[this.depth];
       const shape = recent !== undefined && sameKeys(o, recent.keys) ? recent : this.shapeOf(o);
       if (shape !== undefined) return this.shaped(o as Record<string, unknown>, shape);
@@ -313,8 +310,9 @@ export class TapeWriter {
 
 /**
  * Whether a plain object's own enumerable keys are exactly `keys`, in order, allocating
- * nothing: for-in yields own keys in Object.keys order, then inherited ones, which
- * shapesUsable rules out.
+ * nothing: for-in yields own keys in Object.keys order, then inherited enumerable ones it
+ * does not shadow. An inherited one (a key someone put on Object.prototype) makes the lists
+ * differ, and the object finds its shape through shapeOf (Object.keys: own keys only).
  */
 function sameKeys(o: object, keys: readonly string[]): boolean {
   let i = 0;
@@ -356,11 +354,6 @@ function compileReader(keys: readonly string[]): ShapeReader | undefined {
 
 /** Objects with more keys than this are spelled out: the shape table is for small records. */
 const MAX_SHAPE_KEYS = 64;
-
-function hasEnumerableKeys(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
 
 /** Objects that might carry [[NumberData]], [[StringData]], [[BooleanData]] or [[BigIntData]]. */
 function mayBeBoxed(v: object): boolean {

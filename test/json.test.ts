@@ -204,7 +204,9 @@ for (const compileShapes of [true, false]) describe(`object shapes (key lists th
     assertSameAsStringify(e, records.slice(0, 10)); // the shapes are now known
     Object.defineProperty(Object.prototype, "inherited", { value: 1, enumerable: true, configurable: true });
     try {
-      assertSameAsStringify(e, [...records.slice(0, 10), { counter: 1 }, Object.create({ own: false })]);
+      const fresh = () => ({ fresh: 1, other: [2] }); // a shape first seen now
+      const shadowing = () => ({ a: 1, inherited: 2 }); // an own key hides the inherited one
+      assertSameAsStringify(e, [...records.slice(0, 10), { counter: 1 }, Object.create({ own: false }), fresh(), fresh(), shadowing(), shadowing()]);
     } finally {
       delete (Object.prototype as { inherited?: number }).inherited;
     }
