@@ -20,7 +20,7 @@
 //   instances over and over.
 import { Engine, type Conn } from "../../bindings/index.js";
 import { sseInstance } from "./wasm.js";
-import { MAX_DELAY_MS } from "./long-timer.js";
+import { DeadlineTimer } from "./deadline-timer.js";
 
 export interface Slot {
   readonly engine: Engine;
@@ -54,10 +54,8 @@ export class EnginePool {
   private readonly members: Member[] = [];
   private readonly byEngine = new Map<Engine, Member>();
   private readonly epoch = performance.now();
-  private readonly slackMs: number;
   private capacity = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DeadlineTimer;
   /** Engines whose core clock was set in this turn of the event loop (cleared at its end). */
   private readonly clocked = new Set<Engine>();
 
@@ -65,7 +63,7 @@ export class EnginePool {
     private readonly config: PoolConfig,
     private readonly onFault: FaultReporter,
   ) {
-    this.slackMs = Math.min(1000, config.keepAliveMs / 10);
+    this.timer = new DeadlineTimer(config.keepAliveMs, () => this.now(), () => this.fire());
   }
 
   /** Connection slots in use. */
@@ -97,7 +95,7 @@ export class EnginePool {
     const occupant = occupy({ engine, conn });
     member.occupants.set(conn, occupant);
     // A new stream's deadline is now + keepAliveMs: no earlier than any timer already set.
-    if (this.timer === undefined) this.arm();
+    if (!this.timer.armed) this.arm();
     return occupant;
   }
 
@@ -196,7 +194,7 @@ export class EnginePool {
     for (const conn of due) member.occupants.get(conn)?.keepAliveDue();
   }
 
-  /** Sets the timer for the earliest deadline (plus slack), unless one is set no later. */
+  /** Sets the timer for the earliest deadline of every instance. */
   private arm(): void {
     if (this.config.keepAliveMs === 0) return;
     let deadline = Infinity;
@@ -205,19 +203,10 @@ export class EnginePool {
       const { engine } = m;
       this.guard(engine, undefined, () => (deadline = Math.min(deadline, engine.nextDeadline())));
     }
-    if (deadline === Infinity) return;
-    const at = deadline + this.slackMs;
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    // Clamped: a longer delay would fire at once; firing early finds nothing due and re-arms.
-    this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - this.now())));
-    this.timer.unref();
+    this.timer.at(deadline);
   }
 
   private fire(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
     const now = this.now();
     for (const m of this.members) if (m.occupants.size > 0) this.tick(m, now);
     this.arm();

@@ -9,7 +9,7 @@
 //   longer be trusted: it is dropped (never handed out again), every stream on it ends
 //   without another call into it, and the fault is reported once.
 import { Engine, type Conn } from "../../bindings/index.js";
-import { MAX_DELAY_MS } from "../node/long-timer.js";
+import { DeadlineTimer } from "../node/deadline-timer.js";
 import { sseInstance } from "../node/wasm.js";
 
 export interface CoreConfig {
@@ -39,10 +39,8 @@ export interface WebSlot {
 export class Instance {
   readonly engine: Engine;
   readonly occupants = new Map<Conn, Occupant>();
-  private readonly slackMs: number;
+  private readonly timer: DeadlineTimer;
   private failed = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
 
   constructor(
     readonly config: CoreConfig,
@@ -51,7 +49,7 @@ export class Instance {
     private readonly onFailed: (instance: Instance) => void,
   ) {
     this.engine = new Engine(sseInstance(), { maxConnections: slots, outBytes: config.maxEventBytes, keepAliveMs: config.keepAliveMs });
-    this.slackMs = Math.min(1000, config.keepAliveMs / 10);
+    this.timer = new DeadlineTimer(config.keepAliveMs, () => performance.now(), () => this.fire());
   }
 
   /**
@@ -67,7 +65,7 @@ export class Instance {
     const occupant = occupy({ instance: this, conn });
     this.occupants.set(conn, occupant);
     // A new connection's deadline is now + keepAliveMs: no earlier than a timer already set.
-    if (this.timer === undefined) this.arm();
+    if (!this.timer.armed) this.arm();
     return occupant;
   }
 
@@ -98,7 +96,7 @@ export class Instance {
   private fail(error: WebAssembly.RuntimeError, report: FaultReporter | undefined): void {
     if (this.failed) return;
     this.failed = true;
-    clearTimeout(this.timer);
+    this.timer.clear();
     const ended = [...this.occupants.values()];
     this.occupants.clear();
     this.onFailed(this);
@@ -110,23 +108,14 @@ export class Instance {
     if (this.config.keepAliveMs > 0) this.engine.setNow(performance.now());
   }
 
-  /** Sets the timer for the earliest deadline (plus slack), unless one is set no later. */
+  /** Sets the timer for the instance's earliest deadline. */
   private arm(): void {
     if (this.config.keepAliveMs === 0 || this.failed || this.occupants.size === 0) return;
     const deadline = this.call(undefined, () => this.engine.nextDeadline());
-    if (deadline === undefined || deadline === Infinity) return;
-    const at = deadline + this.slackMs;
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    // Clamped: a longer delay would fire at once; firing early finds nothing due and re-arms.
-    this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - performance.now())));
-    this.timer.unref?.();
+    if (deadline !== undefined) this.timer.at(deadline);
   }
 
   private fire(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
     if (this.occupants.size === 0) return;
     const due = this.call(undefined, () => this.engine.tick(performance.now())) ?? [];
     for (const conn of due) this.occupants.get(conn)?.keepAliveDue();

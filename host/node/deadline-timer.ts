@@ -1,0 +1,41 @@
+// One timer for the earliest of many keep-alive deadlines, fired a little late (slack) so
+// deadlines that fall close together are served by one wake-up instead of one each. Unref'd:
+// keep-alives never keep a process alive.
+import { MAX_DELAY_MS } from "./long-timer.js";
+
+export class DeadlineTimer {
+  private readonly slackMs: number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+
+  /** `now` is the clock deadlines are on; `fire` runs at the deadline (plus slack). */
+  constructor(keepAliveMs: number, private readonly now: () => number, private readonly fire: () => void) {
+    this.slackMs = Math.min(1000, keepAliveMs / 10);
+  }
+
+  get armed(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Fires at `deadline` plus slack, unless a firing no later is already set; Infinity sets none. */
+  at(deadline: number): void {
+    if (deadline === Infinity) return;
+    const at = deadline + this.slackMs;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    this.clear();
+    this.timerAt = at;
+    // Clamped: a longer delay would fire at once; firing early finds nothing due and re-arms.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.fire();
+    }, Math.min(MAX_DELAY_MS, Math.max(0, at - this.now())));
+    this.timer.unref?.();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}
