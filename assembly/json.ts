@@ -221,7 +221,7 @@ function plainText(p: usize, end: usize): bool {
   while (p + 8 <= end && !needsEscape(load<u64>(p))) p += 8;
   for (; p < end; p++) {
     const c = <u32>load<u8>(p);
-    if (c < 0x20 || c == 0x22 || c == 0x5C) return false;
+    if (mustEscape(c)) return false;
   }
   return true;
 }
@@ -288,7 +288,7 @@ function utf8Body(p: usize, end: usize): void {
   while (p + 8 <= end && !needsEscape(load<u64>(p))) p += 8;
   while (p < end) {
     const c = <u32>load<u8>(p);
-    if (c < 0x20 || c == 0x22 || c == 0x5C) {
+    if (mustEscape(c)) {
       out.bytes(run, p - run);
       escape(c);
       run = p + 1;
@@ -296,6 +296,12 @@ function utf8Body(p: usize, end: usize): void {
     p++;
   }
   out.bytes(run, p - run);
+}
+
+/** Whether QuoteJSONString escapes this ASCII code unit: a control, '"' or '\'. */
+// @ts-ignore: decorator
+@inline function mustEscape(c: u32): bool {
+  return c < 0x20 || c == 0x22 || c == 0x5C;
 }
 
 /** Whether any byte of w is below 0x20, '"' or '\' (has-zero-byte tests, exact for w's high bit clear per byte). */
@@ -315,7 +321,7 @@ function utf16Body(p: usize, end: usize): void {
     const c = <u32>load<u16>(p);
     p += 2;
     if (c < 0x80) {
-      if (c < 0x20 || c == 0x22 || c == 0x5C) escape(c);
+      if (mustEscape(c)) escape(c);
       else out.byte(c);
     } else if (c < 0x800) {
       out.pair(0xC0 | (c >> 6), 0x80 | (c & 0x3F));

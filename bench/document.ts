@@ -50,7 +50,7 @@ export function markdown(results: Results): string {
     "  idle subscriber streams on a fresh server process.",
     "- W4 runs in a process of its own, no sockets: the engine (`Engine.send` then `drain`) against the string path, after",
     "  checking byte for byte that both frame every event the same; many short passes, the variants taking turns, each",
-    "  variant's figure the median of its passes.",
+    "  ending with a timed scavenge of its own garbage; each variant's figure the median of its passes.",
     "- W5 runs the wasm3 bench's loop (bench/wasm3-vs-v8.py, its cases and its V8 side): one `send` + `out_consume` per",
     "  event on the same staged bytes, under pywasm3 and under V8, for the mcu and release builds.",
     "",
