@@ -8,12 +8,14 @@
 //   0x0A key: as 0x04   0x0B key: as 0x05       (only directly inside an object)
 //   0x0C object of a defined shape: u16 shape id, then one item per member: a value, or
 //   0x0D skip: the member is left out (its value was undefined, a function or a symbol)
+//   0x0E string kept elsewhere in staging: u32 offset from staging's start, u32 byte count,
+//        UTF-8 (well-formed). Hosts keep repeated strings there once and send only where.
 // The bindings resolve what JSON.stringify decides in JS (toJSON, skipped undefined and
 // functions, null in arrays, cycles, BigInt); the core checks the tape's shape, so a bad
 // tape is refused, never turned into bad JSON.
 import * as out from "./out";
 import { writeNumber } from "./number";
-import { depthStack, scratch, MAX_DEPTH } from "./memory";
+import { depthStack, scratch, staging, stagingCap, MAX_DEPTH } from "./memory";
 import * as shapes from "./shapes";
 
 export const TAG_NULL: u32 = 0x00;
@@ -30,6 +32,7 @@ export const TAG_KEY8: u32 = 0x0A;
 export const TAG_KEY16: u32 = 0x0B;
 export const TAG_SHAPE: u32 = 0x0C;
 export const TAG_SKIP: u32 = 0x0D;
+export const TAG_STR_AT: u32 = 0x0E;
 
 const NULL_TEXT = memory.data<u8>([0x6E, 0x75, 0x6C, 0x6C]);
 const TRUE_TEXT = memory.data<u8>([0x74, 0x72, 0x75, 0x65]);
@@ -140,6 +143,13 @@ export function writeJson(p: usize, end: usize): bool {
     } else if (tag == TAG_STR8 || tag == TAG_STR16) {
       p = string(p, end, tag == TAG_STR16);
       if (p == 0) return false;
+    } else if (tag == TAG_STR_AT) {
+      const text = stagedText(p, end);
+      if (text == 0) return false;
+      out.byte(0x22);
+      utf8Body(text, text + <usize>load<u32>(p, 4));
+      out.byte(0x22);
+      p += 8;
     } else {
       return false;
     }
@@ -183,16 +193,23 @@ export function flatRecord(p: usize, end: usize): usize {
       if (end - p < 8) return 0;
       d += isFinite(load<f64>(p)) ? writeNumber(d, load<f64>(p)) : literal(d, NULL_TEXT, 4);
       p += 8;
-    } else if (tag == TAG_STR8) {
-      if (end - p < 4) return 0;
+    } else if (tag == TAG_STR8 || tag == TAG_STR_AT) {
+      // The text is inline, or (0x0E) elsewhere in staging.
+      let text = p + 4;
+      if (tag == TAG_STR8) {
+        if (end - p < 4 || <usize>load<u32>(p) > end - text) return 0;
+      } else {
+        text = stagedText(p, end);
+        if (text == 0) return 0;
+        p += 4;
+      }
       const len = <usize>load<u32>(p);
-      p += 4;
-      if (len > end - p || limit - d < len + 2 || !plainText(p, p + len)) return 0;
+      if (limit - d < len + 2 || !plainText(text, text + len)) return 0;
       store<u8>(d, 0x22);
-      out.copy(d + 1, p, len);
+      out.copy(d + 1, text, len);
       store<u8>(d + 1 + len, 0x22);
       d += len + 2;
-      p += len;
+      p += tag == TAG_STR8 ? 4 + len : 4;
     } else if (tag == TAG_NULL) {
       d += literal(d, NULL_TEXT, 4);
     } else if (tag == TAG_TRUE) {
@@ -207,6 +224,13 @@ export function flatRecord(p: usize, end: usize): usize {
   store<u8>(d++, 0x7D);
   out.advance(d - out.cursor());
   return p;
+}
+
+/** Where a 0x0E string's text is (its offset and count at p, inside [p, end)), or 0 if the tape is truncated or the text is not all in staging. */
+function stagedText(p: usize, end: usize): usize {
+  if (end - p < 8) return 0;
+  const at = load<u32>(p);
+  return at <= stagingCap && load<u32>(p, 4) <= stagingCap - at ? staging + <usize>at : 0;
 }
 
 /** Copies the n-byte literal `text` to d; returns n. */

@@ -10,7 +10,10 @@ export interface EngineOptions {
   maxConnections?: number;
   /** Outbound space per connection, which also bounds one event's frame (default 64 KiB). */
   outBytes?: number;
-  /** Staging space for one event's payload (default 4 × outBytes + 4 KiB: a JSON tape can outgrow its text). */
+  /**
+   * Staging space for one event's payload (default 4 × outBytes + 4 KiB: a JSON tape can
+   * outgrow its text). With shapes and compiled readers, 4 KiB more is carved for kept strings.
+   */
   stagingBytes?: number;
   /** Keep-alive comment after this many ms without bytes on a connection (default 0: off). */
   keepAliveMs?: number;
@@ -67,6 +70,8 @@ const EMPTY = new Uint8Array(0);
  * slice() is then one allocation and one copy, cheaper than a view into the slab.
  */
 const ON_HEAP_BYTES = 64;
+/** Staging past the payload space where repeated short strings are kept (TapeWriter.keep). */
+const KEPT_TEXT_BYTES = 4096;
 
 export class Engine {
   readonly exports: abi.SseExports;
@@ -98,19 +103,22 @@ export class Engine {
     this.maxConnections = options.maxConnections ?? 1024;
     this.outBytes = options.outBytes ?? 64 * 1024;
     const stagingBytes = options.stagingBytes ?? 4 * this.outBytes + 4096;
-    check(x.init(this.maxConnections, this.outBytes, stagingBytes, options.keepAliveMs ?? 0), "init");
-    if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
     const shapes = options.shapes ?? { maxShapes: 256, maxBytes: 16 * 1024 };
+    // Repeated strings of shaped objects are kept past the payload space (see TapeWriter.keep).
+    const keptBytes = shapes && options.compileShapes !== false ? KEPT_TEXT_BYTES : 0;
+    check(x.init(this.maxConnections, this.outBytes, stagingBytes + keptBytes, options.keepAliveMs ?? 0), "init");
+    if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
     if (shapes) check(x.shape_init(shapes.maxShapes, shapes.maxBytes), "init");
     this.exports = x;
     // Configuration is the only time memory grows, so views taken now stay valid.
     this.u8 = new Uint8Array(x.memory.buffer);
     this.staging = x.staging_ptr();
-    this.stagingEnd = this.staging + x.staging_cap();
+    this.stagingEnd = this.staging + x.staging_cap() - keptBytes;
     this.encoded = new EncodeViews(this.u8);
     this.taken = new Uint32Array(x.memory.buffer, x.taken_ptr(), 1);
     const define = shapes ? (at: number, len: number) => x.shape_define(at - this.staging, len) : undefined;
-    this.tape = new TapeWriter(x.memory.buffer, this.encoded, define, options.compileShapes !== false);
+    const kept = keptBytes > 0 ? { base: this.staging, start: this.stagingEnd, end: this.stagingEnd + keptBytes } : undefined;
+    this.tape = new TapeWriter(x.memory.buffer, this.encoded, define, options.compileShapes !== false, kept);
   }
 
   /** Opens a connection; `lastEventId` is what the client sent in Last-Event-ID. */

@@ -18,6 +18,7 @@ const TAG_KEY8 = 0x0a;
 const TAG_KEY16 = 0x0b;
 const TAG_SHAPE = 0x0c;
 const TAG_SKIP = 0x0d;
+const TAG_STR_AT = 0x0e;
 
 /** The core's MAX_DEPTH: deeper values are refused here, before any byte is staged. */
 export const MAX_DEPTH = 256;
@@ -27,14 +28,32 @@ const SHORT = 16;
 /** Asks the core to render a key list staged at [at, at + len); returns its id, or < 0. */
 export type DefineShape = (at: number, len: number) => number;
 
-/** Writes the values of an object of one shape (compiled for it: see compileReader). */
-type ShapeReader = (w: TapeWriter, o: Record<string, unknown>) => void;
+/**
+ * Where repeated strings are kept: [start, end) of memory, inside staging (which begins at
+ * `base`) and outside the space tapes are written to, so only keep() writes there.
+ */
+export interface KeptTexts {
+  readonly base: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Strings up to this length are kept once they repeat: the values of enum-like members. */
+const MAX_KEPT = 64;
+
+/**
+ * Writes the values of an object of one shape (compiled for it: see compileReader); `m` is
+ * the shape's memo of kept strings: per member, the kept string, its offset from staging's
+ * start, its UTF-8 byte count, and the string last seen there.
+ */
+type ShapeReader = (w: TapeWriter, o: Record<string, unknown>, m: unknown[]) => void;
 
 interface Shape {
   readonly id: number;
   readonly keys: readonly string[];
   /** Undefined: its values are read with for…in. */
   readonly read: ShapeReader | undefined;
+  readonly memo: unknown[];
 }
 
 export class TapeWriter {
@@ -51,15 +70,27 @@ export class TapeWriter {
   private readonly recent: (Shape | undefined)[] = [];
 
   private readonly encoded: EncodeViews;
+  /** The next free byte of the kept-text space. */
+  private kept = 0;
+  /** The kept-text space is full: forget every kept string at the next write's start. */
+  private keptFull = false;
 
   /**
    * `encoded`, if given, encodes into the same memory (the engine shares its own); `define`
-   * enables shapes; `compile`: whether each shape gets a compiled reader (compileReader).
+   * enables shapes; `compile`: whether each shape gets a compiled reader (compileReader),
+   * which keeps repeated short strings in `texts` if given.
    */
-  constructor(memory: ArrayBuffer, encoded?: EncodeViews, private readonly define?: DefineShape, private readonly compile = true) {
+  constructor(
+    memory: ArrayBuffer,
+    encoded?: EncodeViews,
+    private readonly define?: DefineShape,
+    private readonly compile = true,
+    private readonly texts?: KeptTexts,
+  ) {
     this.u8 = new Uint8Array(memory);
     this.view = new DataView(memory);
     this.encoded = encoded ?? new EncodeViews(this.u8);
+    this.kept = texts?.start ?? 0;
   }
 
   /**
@@ -67,6 +98,7 @@ export class TapeWriter {
    * JSON.stringify would return undefined (nothing to send).
    */
   write(value: unknown, start: number, end: number): number {
+    if (this.keptFull) this.forgetKept();
     this.pos = start;
     this.end = end;
     try {
@@ -192,7 +224,7 @@ export class TapeWriter {
     this.view.setUint16(this.pos + 1, shape.id, true);
     this.pos += 3;
     if (shape.read !== undefined) {
-      shape.read(this, o);
+      shape.read(this, o, shape.memo);
       return this.leave();
     }
     const keys = shape.keys;
@@ -245,7 +277,68 @@ export class TapeWriter {
     } finally {
       this.pos = mark;
     }
-    return id >= 0 ? { id, keys, read: this.compile ? compileReader(keys) : undefined } : null;
+    if (id < 0) return null;
+    const read = this.compile ? compileReader(keys, this.texts !== undefined) : undefined;
+    const memo = read !== undefined && this.texts !== undefined ? new Array<unknown>(4 * keys.length).fill(undefined) : [];
+    return { id, keys, read, memo };
+  }
+
+  /**
+   * (Called by compiled readers.) A string member (at memo slot j) that is not its slot's kept string: kept once it comes
+   * twice in a row, as enum-like values do; written inline otherwise. Kept strings cross as
+   * their place in staging (0x0E), so neither side copies or scans their characters again.
+   */
+  member(s: string, m: unknown[], j: number): void {
+    if (s === m[j + 3] && this.keep(s, m, j)) return this.stringAt(m[j + 1] as number, m[j + 2] as number);
+    m[j + 3] = s.length <= MAX_KEPT ? s : undefined;
+    this.string(s, false);
+  }
+
+  /**
+   * Copies s (UTF-8) into the kept-text space and makes it slot j's kept string; false if s
+   * has lone surrogates or the space is full. The space is only appended to while a tape is
+   * written (the tape may already point into it); it starts over at the next write.
+   */
+  private keep(s: string, m: unknown[], j: number): boolean {
+    const texts = this.texts!;
+    const at = this.kept;
+    const n = s.length;
+    if (at + 3 * n > texts.end) {
+      this.keptFull = true;
+      return false;
+    }
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      this.u8[at + i] = c;
+    }
+    let len = n;
+    if (i < n) {
+      if (!s.isWellFormed()) return false;
+      len = this.encoded.encode(s, at, texts.end).written;
+    }
+    this.kept = at + len;
+    m[j] = s;
+    m[j + 1] = at - texts.base;
+    m[j + 2] = len;
+    return true;
+  }
+
+  /** Empties the kept-text space: every shape forgets its kept strings. */
+  private forgetKept(): void {
+    this.keptFull = false;
+    this.kept = this.texts!.start;
+    for (const shape of this.shapes.values()) shape?.memo.fill(undefined);
+  }
+
+  /** A string kept in staging, `len` bytes at offset `at`. */
+  private stringAt(at: number, len: number): void {
+    this.room(9);
+    this.u8[this.pos] = TAG_STR_AT;
+    this.view.setUint32(this.pos + 1, at, true);
+    this.view.setUint32(this.pos + 5, len, true);
+    this.pos += 9;
   }
 
   private enter(o: object): void {
@@ -331,20 +424,23 @@ let codeGeneration = true;
  * inline cache) costs less than walking the keys again with for…in, about 8% of a record
  * stream's CPU per event. Members are read in key order with [[Get]], as JSON.stringify
  * reads them, so a key a getter deleted reads as undefined and becomes a skip. The code
- * calls the writer's number, string, value and tag methods by name; keys go in as JSON
- * string literals, so no key can change the code. Undefined where code generation from
+ * calls the writer's methods by name; keys go in as JSON string literals, so no key can
+ * change the code. With `keep`, a string member equal to its kept string (TapeWriter.member)
+ * costs one comparison and a 9-byte reference. Undefined where code generation from
  * strings is refused (a CSP without 'unsafe-eval', Cloudflare Workers, node
  * --disallow-code-generation-from-strings): those hosts read shapes with for…in.
  */
-function compileReader(keys: readonly string[]): ShapeReader | undefined {
+function compileReader(keys: readonly string[], keep: boolean): ShapeReader | undefined {
   if (!codeGeneration) return undefined;
   let body = "let v;\n";
-  for (const key of keys) {
+  keys.forEach((key, i) => {
     const k = JSON.stringify(key);
-    body += `v = o[${k}]; if (typeof v === "number") w.number(v); else if (typeof v === "string") w.string(v, false); else if (!w.value(v, ${k})) w.tag(${TAG_SKIP});\n`;
-  }
+    const j = 4 * i;
+    const text = keep ? `if (v === m[${j}]) w.stringAt(m[${j + 1}], m[${j + 2}]); else w.member(v, m, ${j});` : "w.string(v, false);";
+    body += `v = o[${k}]; if (typeof v === "number") w.number(v); else if (typeof v === "string") { ${text} } else if (!w.value(v, ${k})) w.tag(${TAG_SKIP});\n`;
+  });
   try {
-    return new Function("w", "o", body) as ShapeReader;
+    return new Function("w", "o", "m", body) as ShapeReader;
   } catch (error) {
     if (!(error instanceof EvalError)) throw error;
     codeGeneration = false;

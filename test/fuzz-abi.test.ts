@@ -118,6 +118,11 @@ class Fuzzer {
   shaping = false;
   /** Set when a shaped value was drawn broken (unknown id, a member too few or too many). */
   broken = false;
+  /** Set when a tape names a string kept elsewhere in staging (0x0E): its text is then whatever staging holds there. */
+  keptUsed = false;
+  /** Tapes drawn with a kept string, and the sends of one that framed an event. */
+  readonly keptTapes = new WeakSet<Uint8Array>();
+  keptSent = 0;
   /** The key strings of each shape defined from an intact list, by id: what a shaped object's text must show. */
   shapeNames: (string[] | undefined)[] = [];
   /** Sends of a tape drawn with shapes that framed an event. */
@@ -458,8 +463,10 @@ class Fuzzer {
       out.push(3);
       const b = new Uint8Array(new Float64Array([v]).buffer);
       for (const x of b) out.push(x);
-    } else if (typeof v === "string") this.tapeString(v, false, out);
-    else if (Array.isArray(v)) {
+    } else if (typeof v === "string") {
+      if (this.chance(0.1)) this.keptString(out);
+      else this.tapeString(v, false, out);
+    } else if (Array.isArray(v)) {
       out.push(6);
       for (const item of v) this.tape(item, out);
       out.push(7);
@@ -483,6 +490,23 @@ class Fuzzer {
     for (const x of body) out.push(x);
   }
 
+  /**
+   * A string kept elsewhere in staging (0x0E): mostly bytes inside staging (up to its very
+   * end), now and then a range that leaves it, which the core must refuse.
+   */
+  keptString(out: number[]): void {
+    this.keptUsed = true;
+    const cap = this.model.config.stagingBytes;
+    let at = this.int(cap + 1);
+    let count = this.int(Math.min(80, cap - at) + 1);
+    const u = this.random();
+    if (u < 0.05) at = this.pick([cap + 1, 0xffffffff]);
+    else if (u < 0.1) count = cap - at + 1;
+    else if (u < 0.12) count = 0xffffffff;
+    out.push(0x0e);
+    for (const x of [at, count]) out.push(x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24);
+  }
+
   /** A JSON value tape: mostly valid (the model's text is checked against JSON.stringify), else corrupted. */
   jsonTape(): Uint8Array {
     let value: Json;
@@ -493,10 +517,12 @@ class Fuzzer {
       value = this.value(0);
     }
     const bytes: number[] = [];
+    this.keptUsed = false;
     this.tape(value, bytes);
     const u = this.random();
     let tape = Uint8Array.from(bytes);
-    let malformed: boolean | undefined = false;
+    // A kept string's text is staging's, known at the send: the model reads it then.
+    let malformed: boolean | undefined = this.keptUsed ? undefined : false;
     if (u < 0.04) {
       tape = tape.subarray(0, this.int(tape.length));
       malformed = true;
@@ -510,6 +536,7 @@ class Fuzzer {
       tape[this.int(tape.length)] = this.int(256);
       malformed = undefined; // the model decides
     }
+    if (this.keptUsed) this.keptTapes.add(tape);
     if (malformed !== undefined) {
       this.tapeBytes.reset();
       const ok = M.tapeToJson(tape, 0, tape.length, this.tapeBytes);
@@ -534,13 +561,15 @@ class Fuzzer {
     const value = this.value(0);
     this.shaping = false;
     const bytes: number[] = [];
+    this.keptUsed = false;
     this.tape(value, bytes);
     let tape = Uint8Array.from(bytes);
     const u = this.random();
     if (u < 0.03) tape = tape.subarray(0, this.int(tape.length));
-    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([0x0c, 0x0d, this.int(256)]);
+    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([0x0c, 0x0d, 0x0e, this.int(256)]);
     else if (u < 0.08) tape = Uint8Array.from([...bytes, this.pick([0x0d, 0x00, 0x0c])]);
-    if (u < 0.08 || this.broken) return tape;
+    if (this.keptUsed) this.keptTapes.add(tape);
+    if (u < 0.08 || this.broken || this.keptUsed) return tape;
     this.tapeBytes.reset();
     if (!M.tapeToJson(tape, 0, tape.length, this.tapeBytes, this.model.shapes!.keys)) this.fail(`model reads an intact shaped tape as malformed: ${show(tape)}`);
     const want = this.jsonText(value);
@@ -602,6 +631,7 @@ class Fuzzer {
     const id = flags & M.HAS_ID ? history && this.chance(0.7) ? this.historyId() : this.id() : new Uint8Array(0);
     const shaped = !!(flags & M.DATA_JSON) && this.model.shapes !== null && this.chance(0.5);
     let data = this.chance(0.03) ? this.randomBytes(this.int(64)) : shaped ? this.shapedTape() : this.pick(flags & M.DATA_JSON ? this.tapes : this.texts);
+    const kept = this.keptTapes.has(data);
     const idFits = id.subarray(0, cap - ev.length);
     data = data.subarray(0, cap - ev.length - idFits.length);
     const all = new Uint8Array(ev.length + idFits.length + data.length);
@@ -618,6 +648,7 @@ class Fuzzer {
     this.same("send", got, this.model.send(h, flags, evLen, idLen, dataLen, retry, this.staging));
     this.afterOn(h);
     if (shaped && got >= 0) this.shapedSent++;
+    if (kept && flags & M.DATA_JSON && got >= 0) this.keptSent++;
     if (flags & M.RECORD && history) this.same("history_count after send", this.x.history_count(), this.model.historyCount());
   }
 
@@ -744,7 +775,7 @@ class Fuzzer {
       case 6: return this.same("open_count", this.ex("open_count"), m.openCountResult());
       case 7: return this.same("next_deadline", this.ex("next_deadline"), m.nextDeadline());
       case 8: return this.same("staging_cap", this.ex("staging_cap"), m.stagingCap());
-      case 9: return this.same("abi_version", this.ex("abi_version"), 2);
+      case 9: return this.same("abi_version", this.ex("abi_version"), 3);
       case 10: return this.same("staging_ptr", this.ex("staging_ptr"), m.ready ? this.stagingPtr : M.NOT_INIT);
       case 11: return this.same("due_ptr", this.ex("due_ptr"), m.ready ? this.duePtr : M.NOT_INIT);
       case 12: return this.same("taken_ptr", this.ex("taken_ptr"), m.ready ? this.takenPtr : M.NOT_INIT);
@@ -1003,7 +1034,8 @@ it(`${CALLS.toLocaleString("en")} random raw ABI calls each return what the Type
   console.log(`fuzz-abi: seed ${SEED}, ${fuzz.calls} calls in ${fuzz.episode} modules, ${seconds.toFixed(1)} s (${cpuSeconds.toFixed(1)} s of CPU); ` +
     `${fuzz.checks} pending-byte checks, a full sweep every ${SWEEP_EVERY} calls; ${fuzz.keepAlives} connections due at a tick; ` +
     `${fuzz.wraps} generation wraps, ${fuzz.revived} old handles live again after one; ` +
-    `${fuzz.optionalCalls} calls in modules with a shape table or history (${fuzz.shapedSent} shaped tapes framed; ring evictions: ${fuzz.byCount} for the count, ` +
+    `${fuzz.optionalCalls} calls in modules with a shape table or history (${fuzz.shapedSent} shaped tapes framed; ${fuzz.keptSent} tapes with kept strings framed; ring evictions: ${fuzz.byCount} for the count, ` +
     `${fuzz.byBytes} for room, ${fuzz.emptied} emptied by a frame too large)\n${rows.join("\n")}`);
   expect(fuzz.calls).toBeGreaterThanOrEqual(CALLS);
+  expect(fuzz.keptSent).toBeGreaterThan(1000);
 });

@@ -277,6 +277,25 @@ for (const compileShapes of [true, false]) describe(`object shapes (key lists th
     expect(() => e.send(conn, { ...record, counter: 1234567 })).toThrow(FrameTooLargeError);
   });
 
+  it("keeps strings that repeat at a member in staging, with the same text as JSON.stringify", () => {
+    // Per member: a value seen twice in a row is kept (crossing as its place in staging), a
+    // kept value costs nothing more, and a change writes inline until the new value repeats.
+    // Texts of every kind come and go. In the last part, b and c fill the 4 KiB kept space
+    // again and again, mid-record, while a's text (kept first, at the space's start) is named
+    // by the same tape: the space may only start over between tapes.
+    const cycle = ["ok", "ok", "ok", "warn", "warn", "ok", "ok", "", "", "q\"\\\n", "q\"\\\n", "ключ", "ключ", "😀", "😀",
+      "\ud800", "\ud800", "x".repeat(64), "x".repeat(64), "y".repeat(65), "y".repeat(65), "ok"];
+    const values: unknown[] = [];
+    for (let i = 0; i < 3 * cycle.length; i++) {
+      values.push({ a: cycle[i % cycle.length], n: i, b: cycle[(i + 5) % cycle.length], c: "same" });
+    }
+    for (let i = 0; i < 600; i++) {
+      const t = (k: number) => `${k}:${"t".repeat(40 + (k % 21))}`;
+      values.push({ a: t(0), b: t((i >> 1) + 1000), c: t((i >> 1) + 2000) });
+    }
+    assertSameAsStringify(engine({ outBytes: 1 << 20 }), values);
+  });
+
   it("reads members as JSON.stringify does when a getter or toJSON deletes, adds or re-adds keys on the way", () => {
     // Each object is made twice: the first defines the shape, the second takes the known-shape path.
     const makers: Array<() => object> = [
@@ -337,6 +356,29 @@ for (const compileShapes of [true, false]) describe(`object shapes (key lists th
     expect(x.out_len(c)).toBe(0);
   });
 });
+it("names a kept string by its place in staging (tape tag 0x0E) from its second time in a row at a member", () => {
+  const memory = new ArrayBuffer(8192);
+  const u8 = new Uint8Array(memory);
+  const view = new DataView(memory);
+  const kept = { base: 1000, start: 6000, end: 8192 };
+  const writer = new TapeWriter(memory, undefined, () => 0, true, kept);
+  const tapeAt = 2000;
+  // Tape of { n, s }: shape (3 bytes), the number (9), then the string's item.
+  const item = (v: object) => {
+    writer.write(v, tapeAt, 6000);
+    return u8.subarray(tapeAt + 12, tapeAt + 21);
+  };
+  expect(item({ n: 1, s: "héllo" })[0]).toBe(0x04); // first sight: inline
+  expect(item({ n: 2, s: "héllo" })[0]).toBe(0x0e); // twice in a row: kept
+  const ref = item({ n: 3, s: "héllo" });
+  expect([ref[0], view.getUint32(tapeAt + 13, true), view.getUint32(tapeAt + 17, true)]).toEqual([0x0e, 6000 - 1000, 6]);
+  expect(Buffer.from(u8.subarray(6000, 6006)).toString()).toBe("héllo");
+  expect(item({ n: 4, s: "other" })[0]).toBe(0x04);
+  expect(item({ n: 5, s: "\ud800" })[0]).toBe(0x05);
+  expect(item({ n: 6, s: "\ud800" })[0]).toBe(0x05); // lone surrogates are never kept
+  expect(u8.subarray(6006).every((b) => b === 0)).toBe(true);
+});
+
 it("reads shapes with for…in where the host refuses code generation from strings (CSP, Workers)", () => {
   const records = Array.from({ length: 50 }, (_, i) => ({ counter: i, name: i % 3 ? `n${i}` : null, value: i / 4, nested: { a: [i] } }));
   const script = fileURLToPath(new URL("./support/records-without-codegen.ts", import.meta.url));

@@ -144,7 +144,7 @@ export class Bytes {
 const BYTE_ESCAPES: (string | undefined)[] = Array.from({ length: 256 }, (_, c) =>
   c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : undefined);
 
-const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11, SHAPE: 12, SKIP: 13 } as const;
+const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11, SHAPE: 12, SKIP: 13, STR_AT: 14 } as const;
 
 /** A defined shape: each member's rendered `"key":` bytes, in the shape's order. */
 export type ShapeKeys = readonly Uint8Array[];
@@ -167,15 +167,20 @@ function quoted(src: Uint8Array, view: DataView, p: number, end: number, utf16: 
     for (let i = 0; i < count; i++) s += String.fromCharCode(view.getUint16(p + 2 * i, true));
     w.text(JSON.stringify(s));
   } else {
-    w.byte(0x22);
-    for (let i = p; i < p + size; i++) {
-      const esc = BYTE_ESCAPES[src[i]!];
-      if (esc === undefined) w.byte(src[i]!);
-      else w.ascii(esc);
-    }
-    w.byte(0x22);
+    utf8Quoted(src, p, p + size, w);
   }
   return p + size;
+}
+
+/** Bytes [from, to) of src as a JSON string: quoted, with ASCII controls, '"' and backslash escaped. */
+function utf8Quoted(src: Uint8Array, from: number, to: number, w: Bytes): void {
+  w.byte(0x22);
+  for (let i = from; i < to; i++) {
+    const esc = BYTE_ESCAPES[src[i]!];
+    if (esc === undefined) w.byte(src[i]!);
+    else w.ascii(esc);
+  }
+  w.byte(0x22);
 }
 
 /**
@@ -185,6 +190,7 @@ function quoted(src: Uint8Array, view: DataView, p: number, end: number, utf16: 
  * at all, or bytes after the top-level value. `shapes` are the defined shapes by id: a shaped
  * object (0x0C) takes one value or skip (0x0D) per member and ends by itself after the last;
  * an unknown id, a key or an end tag among its members, or a skip anywhere else is malformed.
+ * A string kept elsewhere (0x0E) names bytes of `src` itself, which is then all of staging.
  */
 export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes, shapes: readonly ShapeKeys[] = []): boolean {
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
@@ -226,7 +232,7 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
       if (top?.kind === TAG.OBJECT && !wantValue ? !isKey : isKey) return false;
       if (!first && !wantValue) w.byte(0x2c);
     }
-    if (tag > TAG.SHAPE) return false;
+    if (tag > TAG.SHAPE && tag !== TAG.STR_AT) return false;
     first = false;
     wantValue = false;
     if (tag === TAG.ARRAY || tag === TAG.OBJECT || tag === TAG.SHAPE) {
@@ -247,6 +253,13 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
     if (tag === TAG.NUMBER) {
       if (end - p < 8) return false;
       w.ascii(JSON.stringify(view.getFloat64(p, true)));
+      p += 8;
+    } else if (tag === TAG.STR_AT) {
+      if (end - p < 8) return false;
+      const at = view.getUint32(p, true);
+      const count = view.getUint32(p + 4, true);
+      if (at > src.length || count > src.length - at) return false;
+      utf8Quoted(src, at, at + count, w);
       p += 8;
     } else if (tag >= TAG.STR8) {
       p = quoted(src, view, p, end, tag === TAG.STR16 || tag === TAG.KEY16, w);

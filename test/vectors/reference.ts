@@ -62,9 +62,10 @@ const MAX_DEPTH = 256;
 /**
  * The JSON text a value tape stands for (format: assembly/json.ts), or undefined if the
  * tape is malformed. Leaves are serialised by JSON.stringify; this reader only walks shape.
- * `shapes` are the key lists defined so far (tag 0x0C names one by its index).
+ * `shapes` are the key lists defined so far (tag 0x0C names one by its index); `staging`,
+ * all of it as the call sees it, holds the text of strings kept there (tag 0x0E).
  */
-export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = []): string | undefined {
+export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], staging?: Uint8Array): string | undefined {
   const view = new DataView(tape.buffer, tape.byteOffset, tape.byteLength);
   const utf8Strict = new TextDecoder("utf-8", { fatal: true });
   let p = 0;
@@ -95,6 +96,14 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = []): 
       }
       case 0x04: return str(false);
       case 0x05: return str(true);
+      case 0x0e: {
+        if (staging === undefined || tape.length - p < 8) return undefined;
+        const at = view.getUint32(p, true);
+        const count = view.getUint32(p + 4, true);
+        p += 8;
+        if (at > staging.length || count > staging.length - at) return undefined;
+        return JSON.stringify(utf8Strict.decode(staging.subarray(at, at + count)));
+      }
       case 0x0c: {
         // An object of a defined shape: its keys come from the table, one value or skip (0x0D) each.
         if (depth === MAX_DEPTH || tape.length - p < 2) return undefined;

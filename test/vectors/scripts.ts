@@ -40,7 +40,7 @@ const EXPORTS: [string, number[]][] = [
 
 function abi(): Script[] {
   const out: Script[] = [{
-    name: "version", about: "abi_version is 2 before and after init",
+    name: "version", about: "abi_version is 3 before and after init",
     run: (s) => { s.abiVersion(); init(s); s.abiVersion(); },
   }];
   for (const [name, args] of EXPORTS) {
@@ -338,6 +338,10 @@ function json(): Script[] {
     ["str16-plain", str16(5, "utf-16 text")], ["str16-surrogates", str16(5, "a\ud83d\ude00b\udc00")],
     ["key16", [8, ...str16(0x0b, "ключ"), ...num(1), 9]], ["duplicate-keys", [8, ...str8(0x0a, "a"), 0, ...str8(0x0a, "a"), 2, 9]],
     ["mixed", [6, ...str8(4, "x"), ...str16(5, "y"), 8, 9, 6, 7, 7]],
+    // Strings kept elsewhere in staging (0x0E): here, the text of a string earlier in the same tape.
+    ["kept", [6, ...str8(4, "héllo"), 0x0e, ...le32(6), ...le32(6), 0x0e, ...le32(7), ...le32(4), 7]],
+    ["kept-escaped", [6, ...str8(4, "q\"\\\n\u0001"), 0x0e, ...le32(6), ...le32(5), 7]],
+    ["kept-empty-at-end", [0x0e, ...le32(STD[2]), ...le32(0)]],
   ];
   for (const [name, tape] of handMade) {
     out.push({ name: `tape/${name}`, about: "hand-made tapes: UTF-16 strings and keys, duplicate keys", run: (s) => { init(s); const h = s.open(); s.send(h, { tape: new Uint8Array(tape) }); s.drain(h, [6]); } });
@@ -350,6 +354,9 @@ function json(): Script[] {
     ["key-without-value", [8, ...str8(0x0a, "k"), 9]], ["array-end-in-object", [8, 7]], ["object-end-in-array", [6, 9]],
     ["lone-end", [7]], ["trailing-after-array", [6, 7, 7]], ["depth-257", [...Array(257).fill(6), ...Array(257).fill(7)]],
     ["key-then-key", [8, ...str8(0x0a, "a"), ...str8(0x0a, "b"), 0, 9]],
+    ["kept-past-staging", [0x0e, ...le32(STD[2]), ...le32(1)]], ["kept-offset-past-staging", [0x0e, ...le32(STD[2] + 1), ...le32(0)]],
+    ["kept-count-wraps", [0x0e, ...le32(8), ...le32(0xffffffff)]], ["kept-truncated", [0x0e, 0, 0, 0, 0, 1, 0, 0]],
+    ["kept-as-key", [8, 0x0e, ...le32(0), ...le32(0), 0, 9]],
   ];
   for (const [name, tape] of malformed) {
     out.push({
@@ -695,6 +702,9 @@ function shapes(): Script[] {
           [[0x0c, 0, 0, ...shaped(0, [1, 2]), ...tapeOf(0)], { a: { a: 1, b: 2 }, b: 0 }],
         ];
         for (const [tape, means] of cases) s.send(h, { tape: new Uint8Array(tape), means, event: "shaped" });
+        // A member kept elsewhere in staging (0x0E), here the event name's bytes: plain, and needing escapes.
+        s.send(h, { tape: new Uint8Array([0x0c, 0, 0, ...num(1), 0x0e, ...le32(0), ...le32(6)]), means: { a: 1, b: "shaped" }, event: "shaped" });
+        s.send(h, { tape: new Uint8Array([0x0c, 0, 0, ...num(2), 0x0e, ...le32(0), ...le32(3)]), means: { a: 2, b: "e\"\\" }, event: "e\"\\" });
         s.drain(h, [7]);
       },
     },

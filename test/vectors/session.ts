@@ -106,7 +106,7 @@ export class Session {
   // --- lifecycle ---
 
   abiVersion(): number {
-    return this.call("abi_version", [], 2);
+    return this.call("abi_version", [], 3);
   }
 
   init(maxConns: number, outBytes: number, stagingBytes: number, keepAliveMs: number, expect?: number): number {
@@ -238,7 +238,7 @@ export class Session {
       else if (flags & F.ID && i > ID_MAX) want = Status.ID_TOO_LONG;
       else if (flags & F.RETRY && !(Number.isInteger(retry) && retry >= 0 && retry <= Number.MAX_SAFE_INTEGER)) want = Status.RETRY;
       else if (flags & F.RECORD && (!(flags & F.ID) || !this.history)) want = Status.BAD_ARG;
-      else if (!(flags & F.NO_DATA) && flags & F.JSON && (json = tapeToJson(dataB, this.shapes?.keys)) === undefined) want = Status.BAD_TAPE;
+      else if (!(flags & F.NO_DATA) && flags & F.JSON && (json = tapeToJson(dataB, this.shapes?.keys, staged)) === undefined) want = Status.BAD_TAPE;
       if (want === undefined) {
         parts = {
           ...(flags & F.EVENT ? { event: evB.slice() } : {}),
