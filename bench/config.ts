@@ -8,10 +8,21 @@ export interface Config {
   w1Events: number;
   /** W1 streams per run; the run's W1 is the stream with the median server CPU per event (one noisy stream moves no ratio). */
   w1Streams: number;
+  /**
+   * W1's streams and W2's broadcasts repeat (their counts and times adding up) until each
+   * measurement spans this many seconds: a fast peer's 0.1 s stream would otherwise fall
+   * wholly inside a busy spell of the shared machine that a slow peer's 1 s stream averages over.
+   */
+  minSeconds: number;
   /** Events the client checks with eventsource-parser, once per peer per run. */
   verifyEvents: number;
-  /** A stream run before W1 so every server reaches optimised code first. */
+  /**
+   * Streams of this many events run before W1, until they span warmSeconds, so every server
+   * reaches optimised code first: V8 optimises by calls and loop iterations, and a fast
+   * server's per-write code (Node's streams) is still being optimised seconds into its run.
+   */
   warmEvents: number;
+  warmSeconds: number;
   /** W2: subscribers and broadcast events. */
   w2Subscribers: number;
   w2Events: number;
@@ -36,8 +47,10 @@ export const FULL: Config = {
   runs: 3,
   w1Events: 200_000,
   w1Streams: 3,
+  minSeconds: 2,
   verifyEvents: 5_000,
   warmEvents: 200_000,
+  warmSeconds: 2,
   w2Subscribers: 1_000,
   w2Events: 1_000,
   // Hono spends ~65 µs per delivery here: 1,000 events would take ~70 s per run.
@@ -54,8 +67,10 @@ export const QUICK: Config = {
   runs: 1,
   w1Events: 20_000,
   w1Streams: 1,
+  minSeconds: 0,
   verifyEvents: 2_000,
   warmEvents: 2_000,
+  warmSeconds: 0,
   w2Subscribers: 100,
   w2Events: 200,
   w2EventsSlow: {},

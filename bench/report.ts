@@ -177,13 +177,13 @@ export function tables(results: Results): Table[] {
   const n = `median of ${c.runs} run${c.runs === 1 ? "" : "s"}`;
   const t: Table[] = [
     {
-      title: `W1 · one connection, ${fmt(c.w1Events)} events as fast as backpressure allows (${n}${c.w1Streams > 1 ? `; each run's figure is the median of ${c.w1Streams} streams` : ""})`,
+      title: `W1 · one connection, ${fmt(c.w1Events)} events as fast as backpressure allows (${n}${c.w1Streams > 1 ? `; each run's figure is the median of ${c.w1Streams} streams` : ""}${c.minSeconds > 0 ? `, each repeated until it spans ${c.minSeconds} s` : ""})`,
       head: ["peer", "events/s", "server µs/event", "client CPU", "wasm-sse ÷ peer: CPU/event", "wasm-sse ÷ peer: events/s"],
       rows: peers.map((p) => [p, fmt(value(results, p, "w1Rate")), sig(value(results, p, "w1Cpu")), `${fmt(value(results, p, "w1Client"))}%`,
         ratioCell(results, p, "w1Cpu"), ratioCell(results, p, "w1Rate")]),
     },
     {
-      title: `W2 · ${fmt(c.w2Subscribers)} subscribers, ${fmt(c.w2Events)} broadcast events in bursts of ${c.burst} per event-loop turn (${n})`,
+      title: `W2 · ${fmt(c.w2Subscribers)} subscribers, ${fmt(c.w2Events)} broadcast events in bursts of ${c.burst} per event-loop turn (${n}${c.minSeconds > 0 ? `; each repeated until it spans ${c.minSeconds} s` : ""})`,
       head: ["peer", "deliveries/s", "events/s", "server µs/delivery", "client CPU", "wasm-sse ÷ peer: CPU/delivery", "wasm-sse ÷ peer: deliveries/s"],
       rows: peers.map((p) => [c.w2EventsSlow[p] === undefined ? p : `${p} (${fmt(c.w2EventsSlow[p])} events)`, fmt(value(results, p, "w2Rate")), fmt(value(results, p, "w2Events")), sig(value(results, p, "w2Cpu")),
         `${fmt(value(results, p, "w2Client"))}%`, ratioCell(results, p, "w2Cpu"), ratioCell(results, p, "w2Rate")]),

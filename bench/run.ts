@@ -15,7 +15,8 @@ import { fmt, type PeerRun, type Results, sig, tables, targets, textTable, verif
 import { ratioChart } from "./svg.js";
 import type { W4Result } from "./w4.js";
 import { runW5 } from "./w5.js";
-import { PEERS, type PeerName, startClient, startPeer, verifyStream, w1, w2, w3 } from "./workloads.js";
+import type { Verdict } from "./client/verify.js";
+import { PEERS, type PeerName, type Running, startClient, startPeer, verifyStream, w1, w2, w3 } from "./workloads.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -44,26 +45,33 @@ async function socketWorkloads(): Promise<PeerRun[]> {
   const client = startClient();
   try {
     for (let run = 1; run <= cfg.runs; run++) {
-      for (const peer of peers) {
-        const tag = `run ${run}/${cfg.runs} ${peer.padEnd(10)}`;
-        const { server, port } = await startPeer(peer, cfg);
-        let stream, r1, r2;
-        try {
-          stream = await verifyStream(port, client, cfg);
-          r1 = await w1(server, port, client, cfg);
+      // Every peer's server is up for W1, whose streams take turns across the peers (see w1).
+      const running: Running[] = [];
+      try {
+        const streams: Verdict[] = [];
+        for (const peer of peers) {
+          running.push(await startPeer(peer, cfg));
+          streams.push(await verifyStream(running.at(-1)!.port, client, cfg));
+        }
+        const r1s = await w1(running, client, cfg);
+        for (const [i, peer] of peers.entries()) {
+          const tag = `run ${run}/${cfg.runs} ${peer.padEnd(10)}`;
+          const { server, port } = running[i]!;
+          const [stream, r1] = [streams[i]!, r1s[i]!];
           say(`${tag} W1 ${fmt(r1.events)} events in ${r1.seconds.toFixed(2)} s: ${fmt(r1.events / r1.seconds)} ev/s, server ${sig((r1.serverCpu / r1.events) * 1e6)} µs/event, client ${fmt((r1.clientCpu / r1.seconds) * 100)}% CPU`);
-          r2 = await w2(server, port, client, cfg);
+          const r2 = await w2(server, port, client, cfg);
           const d = r2.result;
           say(`${tag} W2 ${fmt(d.deliveries)} deliveries in ${d.seconds.toFixed(2)} s: ${fmt(d.deliveries / d.seconds)} del/s, server ${sig((d.serverCpu / d.deliveries) * 1e6)} µs/delivery, client ${fmt((d.clientCpu / d.seconds) * 100)}% CPU`);
-        } finally {
           await server.stop();
+          const r3 = await w3(peer, client, cfg);
+          const perConn = (what: "rss" | "heapUsed"): string => sig((r3.after[what] - r3.before[what]) / r3.connections / 1024);
+          say(`${tag} W3 ${fmt(r3.connections)} idle connections: ${perConn("rss")} KiB RSS each (V8 heap ${perConn("heapUsed")} KiB)`);
+          const verdicts = { stream, broadcast: r2.verdict };
+          for (const f of [...stream.failures, ...r2.verdict.failures]) say(`${tag} VERIFY FAILED: ${f}`);
+          out.push({ run, peer, w1: r1, w2: r2.result, w3: r3, verdicts });
         }
-        const r3 = await w3(peer, client, cfg);
-        const perConn = (what: "rss" | "heapUsed"): string => sig((r3.after[what] - r3.before[what]) / r3.connections / 1024);
-        say(`${tag} W3 ${fmt(r3.connections)} idle connections: ${perConn("rss")} KiB RSS each (V8 heap ${perConn("heapUsed")} KiB)`);
-        const verdicts = { stream, broadcast: r2.verdict };
-        for (const f of [...stream.failures, ...r2.verdict.failures]) say(`${tag} VERIFY FAILED: ${f}`);
-        out.push({ run, peer, w1: r1, w2: r2.result, w3: r3, verdicts });
+      } finally {
+        for (const { server } of running) await server.stop();
       }
     }
   } finally {

@@ -53,7 +53,7 @@ export function startClient(): Client {
 }
 
 /** A fresh peer server process; resolves with it and its port once it listens. */
-export async function startPeer(name: PeerName, cfg: Config): Promise<{ server: Server; port: number }> {
+export async function startPeer(name: PeerName, cfg: Config): Promise<Running> {
   const file = fileURLToPath(new URL(`peers/${name}.ts`, import.meta.url));
   const server: Server = new Child(name, file, ["--events", String(Math.max(cfg.w1Events, cfg.verifyEvents, cfg.warmEvents, cfg.w2Events))], ["--expose-gc"]);
   const { port } = await server.next("listening", 30_000);
@@ -72,27 +72,71 @@ function meter(server: Server, client: Client): () => Metered {
   });
 }
 
-/** One stream checked by eventsource-parser, then one untimed warm-up stream. */
+/** One stream checked by eventsource-parser, then untimed warm-up streams (at least one) until they span cfg.warmSeconds. */
 export async function verifyStream(port: number, client: Client, cfg: Config): Promise<Verdict> {
   const checked = await client.request({ type: "stream", port, n: cfg.verifyEvents, verify: true }, "streamed", CASE_TIMEOUT_MS);
-  await client.request({ type: "stream", port, n: cfg.warmEvents, verify: false }, "streamed", CASE_TIMEOUT_MS);
+  const t0 = performance.now();
+  do {
+    await client.request({ type: "stream", port, n: cfg.warmEvents, verify: false }, "streamed", CASE_TIMEOUT_MS);
+  } while (performance.now() - t0 < cfg.warmSeconds * 1000);
   return checked.verdict!;
 }
 
-/** W1: one connection, w1Events events as fast as backpressure allows; of w1Streams streams, the one with the median server CPU. */
-export async function w1(server: Server, port: number, client: Client, cfg: Config): Promise<W1Result> {
-  const streams: W1Result[] = [];
-  for (let i = 0; i < cfg.w1Streams; i++) {
-    const stop = meter(server, client);
-    const r = await client.request({ type: "stream", port, n: cfg.w1Events, verify: false }, "streamed", CASE_TIMEOUT_MS);
-    streams.push({ ...stop(), events: r.events, bytes: r.bytes });
-  }
-  streams.sort((a, b) => a.serverCpu / a.events - b.serverCpu / b.events);
-  return streams[(streams.length - 1) >> 1]!;
+/** A peer server that is up, and the port it listens on. */
+export interface Running {
+  server: Server;
+  port: number;
 }
 
-/** W2: w2Subscribers subscribers, w2Events broadcast events; the first subscriber's stream is checked. */
+/**
+ * W1: one connection, w1Events events as fast as backpressure allows, w1Streams times for
+ * every server (each time repeated until it spans cfg.minSeconds); per server, the stream
+ * with the median server CPU. The servers take turns stream by stream (each round in another
+ * order), so a slow spell of the shared machine falls on all of them alike.
+ */
+export async function w1(running: readonly Running[], client: Client, cfg: Config): Promise<W1Result[]> {
+  const streams: W1Result[][] = running.map(() => []);
+  for (let round = 0; round < cfg.w1Streams; round++) {
+    for (let k = 0; k < running.length; k++) {
+      const i = (k + round) % running.length;
+      const { server, port } = running[i]!;
+      const stop = meter(server, client);
+      let events = 0;
+      let bytes = 0;
+      do {
+        const r = await client.request({ type: "stream", port, n: cfg.w1Events, verify: false }, "streamed", CASE_TIMEOUT_MS);
+        events += r.events;
+        bytes += r.bytes;
+      } while (stop().seconds < cfg.minSeconds);
+      streams[i]!.push({ ...stop(), events, bytes });
+    }
+  }
+  return streams.map((list) => {
+    list.sort((a, b) => a.serverCpu / a.events - b.serverCpu / b.events);
+    return list[(list.length - 1) >> 1]!;
+  });
+}
+
+/**
+ * W2: w2Subscribers subscribers, w2Events broadcast events, repeated (times and counts adding
+ * up) until the broadcasts span cfg.minSeconds; each time, the first subscriber's stream is checked.
+ */
 export async function w2(server: Server, port: number, client: Client, cfg: Config): Promise<{ result: W2Result; verdict: Verdict }> {
+  const first = await w2Once(server, port, client, cfg);
+  const { result, verdict } = first;
+  while (result.seconds < cfg.minSeconds) {
+    const more = await w2Once(server, port, client, cfg);
+    result.seconds += more.result.seconds;
+    result.serverCpu += more.result.serverCpu;
+    result.clientCpu += more.result.clientCpu;
+    result.events += more.result.events;
+    result.deliveries += more.result.deliveries;
+    verdict.failures.push(...more.verdict.failures);
+  }
+  return first;
+}
+
+async function w2Once(server: Server, port: number, client: Client, cfg: Config): Promise<{ result: W2Result; verdict: Verdict }> {
   const conns = cfg.w2Subscribers;
   const n = w2Events(server.name as PeerName, cfg);
   await client.request({ type: "open", port, conns, n, verifyFirst: true }, "opened", CASE_TIMEOUT_MS);
