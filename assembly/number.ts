@@ -169,13 +169,16 @@ function pow5Factor(v: u64): u32 {
   return pow5Factor(v) >= <u32>p;
 }
 
+/** Number of decimal digits of w < 10^8 (w = 0 -> 1). */
+// @ts-ignore: decorator
+@inline function length8(w: u32): i32 {
+  if (w < 10000) return w < 100 ? (w < 10 ? 1 : 2) : (w < 1000 ? 3 : 4);
+  return w < 1000000 ? (w < 100000 ? 5 : 6) : (w < 10000000 ? 7 : 8);
+}
+
 /** Number of decimal digits of v, 1 <= v < 10^17 (or v = 0 -> 1). */
 function decimalLength(v: u64): i32 {
-  if (v < 100000000) {
-    let w = <u32>v;
-    if (w < 10000) return w < 100 ? (w < 10 ? 1 : 2) : (w < 1000 ? 3 : 4);
-    return w < 1000000 ? (w < 100000 ? 5 : 6) : (w < 10000000 ? 7 : 8);
-  }
+  if (v < 100000000) return length8(<u32>v);
   if (v < 1000000000000) {
     return v < 10000000000 ? (v < 1000000000 ? 9 : 10) : (v < 100000000000 ? 11 : 12);
   }
@@ -208,7 +211,12 @@ function writeDigits(end: usize, v: u64): void {
     store<u16>(end - 2, digitPair(r2 - b * 100));
     end -= 8;
   }
-  let w = <u32>v;
+  digits32(end, <u32>v);
+}
+
+/** Writes the decimal digits of w < 2^32 so that they end just before `end`. */
+// @ts-ignore: decorator
+@inline function digits32(end: usize, w: u32): void {
   while (w >= 100) {
     let q = w / 100;
     store<u16>(end - 2, digitPair(w - q * 100));
@@ -229,6 +237,12 @@ export function writeNumber(dst: usize, x: f64): usize {
   // Integers below 2^53 are exact and every other integer is at least 1 away, so the
   // shortest round-trip text is the integer itself (all of -0, 0 land here too).
   if (x < 9007199254740992.0 && x == Math.floor(x)) {
+    // Below 10^8 (counters, ids, most integers) without a call.
+    if (x < 100000000) {
+      let k = length8(<u32>x);
+      digits32(p + k, <u32>x);
+      return p + k - dst;
+    }
     let v = <u64>x;
     let k = decimalLength(v);
     writeDigits(p + k, v);
