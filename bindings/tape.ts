@@ -284,9 +284,9 @@ export class TapeWriter {
   }
 
   /**
-   * (Called by compiled readers.) A string member (at memo slot j) that is not its slot's kept string: kept once it comes
-   * twice in a row, as enum-like values do; written inline otherwise. Kept strings cross as
-   * their place in staging (0x0E), so neither side copies or scans their characters again.
+   * For compiled readers: a string member (memo slot j) other than the slot's kept string.
+   * It is kept once it comes twice in a row, as enum-like values do, else written inline.
+   * Kept strings cross as their place in staging (0x0E): their characters are copied in once.
    */
   member(s: string, m: unknown[], j: number): void {
     if (s === m[j + 3] && this.keep(s, m, j)) return this.stringAt(m[j + 1] as number, m[j + 2] as number);
