@@ -194,22 +194,25 @@ export function flatRecord(p: usize, end: usize): usize {
       d += isFinite(load<f64>(p)) ? writeNumber(d, load<f64>(p)) : literal(d, NULL_TEXT, 4);
       p += 8;
     } else if (tag == TAG_STR8 || tag == TAG_STR_AT) {
-      // The text is inline, or (0x0E) elsewhere in staging.
-      let text = p + 4;
+      // The text follows its count, or (0x0E) is elsewhere in staging.
+      let text: usize, len: usize;
       if (tag == TAG_STR8) {
-        if (end - p < 4 || <usize>load<u32>(p) > end - text) return 0;
+        if (end - p < 4) return 0;
+        len = <usize>load<u32>(p);
+        text = p + 4;
+        if (len > end - text) return 0;
+        p = text + len;
       } else {
         text = stagedText(p, end);
         if (text == 0) return 0;
-        p += 4;
+        len = <usize>load<u32>(p, 4);
+        p += 8;
       }
-      const len = <usize>load<u32>(p);
       if (limit - d < len + 2 || !plainText(text, text + len)) return 0;
       store<u8>(d, 0x22);
       out.copy(d + 1, text, len);
       store<u8>(d + 1 + len, 0x22);
       d += len + 2;
-      p += tag == TAG_STR8 ? 4 + len : 4;
     } else if (tag == TAG_NULL) {
       d += literal(d, NULL_TEXT, 4);
     } else if (tag == TAG_TRUE) {
@@ -226,7 +229,10 @@ export function flatRecord(p: usize, end: usize): usize {
   return p;
 }
 
-/** Where a 0x0E string's text is (its offset and count at p, inside [p, end)), or 0 if the tape is truncated or the text is not all in staging. */
+/**
+ * Where the text of a 0x0E string is (p: its offset and count, inside [p, end)); 0 if the
+ * tape is cut short there or the text is not all inside staging.
+ */
 function stagedText(p: usize, end: usize): usize {
   if (end - p < 8) return 0;
   const at = load<u32>(p);
