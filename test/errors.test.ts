@@ -120,6 +120,14 @@ describe("host misuse gets a status code, never a trap", () => {
     expect(x.conn_stat(65536, 0)).toBeNaN();
   });
 
+  it("BAD_ARG: an Engine's stagingBytes out of init's range, though the Engine carves more for kept strings", () => {
+    for (const stagingBytes of [0, 255, 2 ** 30 + 1]) expect(() => engine({ stagingBytes })).toThrow(EngineMisuseError);
+    const e = engine({ maxConnections: 1, outBytes: 64, stagingBytes: 256 });
+    const conn = e.open();
+    for (let i = 0; i < 3; i++) expect(e.send(conn, { kept: "k" })).toBeGreaterThan(0); // the third names a kept string
+    expect(new TextDecoder().decode(e.drain(conn))).toBe('data: {"kept":"k"}\n\n'.repeat(3));
+  });
+
   it("BAD_ARG: out-of-range init, lengths, flags and counts", () => {
     const x = rawInstance();
     const bad: [number, number, number, number][] = [[0, 64, 256, 0], [65536, 64, 256, 0], [1, 15, 256, 0],
