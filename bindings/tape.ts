@@ -307,17 +307,9 @@ export class TapeWriter {
       this.keptFull = true;
       return false;
     }
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      this.u8[at + i] = c;
-    }
-    let len = n;
-    if (i < n) {
-      if (!s.isWellFormed()) return false;
-      len = this.encoded.encode(s, at, texts.end).written;
-    }
+    // Once per kept string, so no hand-copied ASCII path here.
+    if (!s.isWellFormed()) return false;
+    const len = this.encoded.encode(s, at, texts.end).written;
     this.kept = at + len;
     m[j] = s;
     m[j + 1] = at - texts.base;
