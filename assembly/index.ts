@@ -14,7 +14,7 @@ import {
 } from "./status";
 
 /** Bumped whenever an export's meaning changes. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 // send() flags.
 const HAS_EVENT = 1;

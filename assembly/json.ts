@@ -10,6 +10,11 @@
 //   0x0D skip: the member is left out (its value was undefined, a function or a symbol)
 //   0x0E string kept elsewhere in staging: u32 offset from staging's start, u32 byte count,
 //        UTF-8 (well-formed). Hosts keep repeated strings there once and send only where.
+//   0x0F number: i32 (an integer the host saw fit in 32 bits: 5 bytes, not 9)
+//   0x10 skip run: u8 count n ≥ 1, n members of a shaped object left out (at most those left)
+// Every item's tape is at most three times the JSON text it stands for with its separator
+// (0x0F and 0x10 exist for that: a run of small integers or of skipped members), so a host
+// that stages 4 × a frame's bytes can stage any value whose frame fits (README, stagingBytes).
 // The bindings resolve what JSON.stringify decides in JS (toJSON, skipped undefined and
 // functions, null in arrays, cycles, BigInt); the core checks the tape's shape, so a bad
 // tape is refused, never turned into bad JSON.
@@ -33,6 +38,8 @@ export const TAG_KEY16: u32 = 0x0B;
 export const TAG_SHAPE: u32 = 0x0C;
 export const TAG_SKIP: u32 = 0x0D;
 export const TAG_STR_AT: u32 = 0x0E;
+export const TAG_INT32: u32 = 0x0F;
+export const TAG_SKIPS: u32 = 0x10;
 
 const NULL_TEXT = memory.data<u8>([0x6E, 0x75, 0x6C, 0x6C]);
 const TRUE_TEXT = memory.data<u8>([0x74, 0x72, 0x75, 0x65]);
@@ -86,11 +93,20 @@ export function writeJson(p: usize, end: usize): bool {
       // The member's key comes from the shape; the tape holds its value or a skip.
       if (isKey) return false;
       const at = level(depth);
+      let skipped: u32 = tag == TAG_SKIP ? 1 : 0;
+      if (tag == TAG_SKIPS) {
+        if (p >= end) return false;
+        skipped = <u32>load<u8>(p++);
+        if (skipped == 0 || skipped > <u32>load<u16>(at, 2)) return false;
+      }
+      if (skipped > 0) {
+        skipMembers(at, skipped);
+        continue;
+      }
       const key = <usize>load<u32>(at, 4);
       const keyLen = <usize>load<u32>(key);
       store<u32>(at, <u32>(key + 4 + keyLen), 4);
       store<u16>(at, load<u16>(at, 2) - 1, 2);
-      if (tag == TAG_SKIP) continue;
       if (!first) out.byte(0x2C);
       out.bytes(key + 4, keyLen);
     } else {
@@ -140,6 +156,10 @@ export function writeJson(p: usize, end: usize): bool {
       if (end - p < 8) return false;
       number(load<f64>(p));
       p += 8;
+    } else if (tag == TAG_INT32) {
+      if (end - p < 4) return false;
+      number(<f64>load<i32>(p));
+      p += 4;
     } else if (tag == TAG_STR8 || tag == TAG_STR16) {
       p = string(p, end, tag == TAG_STR16);
       if (p == 0) return false;
@@ -184,6 +204,14 @@ export function flatRecord(p: usize, end: usize): usize {
     const keyLen = <usize>load<u32>(key);
     key += 4 + keyLen;
     if (tag == TAG_SKIP) continue;
+    if (tag == TAG_SKIPS) {
+      // This member and count - 1 more are left out.
+      if (p >= end) return 0;
+      let count = <u32>load<u8>(p++);
+      if (count == 0 || count > n) return 0;
+      for (; count > 1; count--, n--) key += 4 + <usize>load<u32>(key);
+      continue;
+    }
     // A comma, the key, and up to 25 bytes of number or literal.
     if (limit - d < keyLen + 26) return 0;
     if (d != out.cursor() + 1) store<u8>(d++, 0x2C);
@@ -193,6 +221,10 @@ export function flatRecord(p: usize, end: usize): usize {
       if (end - p < 8) return 0;
       d += isFinite(load<f64>(p)) ? writeNumber(d, load<f64>(p)) : literal(d, NULL_TEXT, 4);
       p += 8;
+    } else if (tag == TAG_INT32) {
+      if (end - p < 4) return 0;
+      d += writeNumber(d, <f64>load<i32>(p));
+      p += 4;
     } else if (tag == TAG_STR8 || tag == TAG_STR_AT) {
       // The text follows its count, or (0x0E) is elsewhere in staging.
       let text: usize, len: usize;
@@ -254,6 +286,14 @@ function plainText(p: usize, end: usize): bool {
     if (mustEscape(c)) return false;
   }
   return true;
+}
+
+/** Moves the shaped object at depth-stack entry `at` past `count` members (count ≤ those left). */
+function skipMembers(at: usize, count: u32): void {
+  let key = <usize>load<u32>(at, 4);
+  for (let i: u32 = 0; i < count; i++) key += 4 + <usize>load<u32>(key);
+  store<u32>(at, <u32>key, 4);
+  store<u16>(at, load<u16>(at, 2) - <u16>count, 2);
 }
 
 /** The depth stack's entry for the container at `depth` (1: outermost). */

@@ -35,7 +35,7 @@ export interface SseExports {
   shape_define(at: number, len: number): number;
 }
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** send() flags. */
 export const HAS_EVENT = 1;

@@ -1,9 +1,9 @@
 // A typed, runtime-agnostic engine over the ABI: instantiate from bytes or a compiled module,
 // open and close connections, frame events, drain bytes. One call into the core per event.
 import * as abi from "./abi.js";
-import { errorFor, JsonValueError, Status } from "./errors.js";
+import { errorFor, JsonValueError, ReentrantSendError, Status } from "./errors.js";
 import { EncodeViews } from "./encode-views.js";
-import { TapeWriter } from "./tape.js";
+import { isUint8Array, TapeWriter } from "./tape.js";
 
 export interface EngineOptions {
   /** Connection slots (default 1024). */
@@ -11,8 +11,9 @@ export interface EngineOptions {
   /** Outbound space per connection, which also bounds one event's frame (default 64 KiB). */
   outBytes?: number;
   /**
-   * Staging space for one event's payload (default 4 × outBytes + 4 KiB: a JSON tape can
-   * outgrow its text). With shapes and compiled readers, 4 KiB more is carved for kept strings.
+   * Staging space for one event's payload (default 4 × outBytes + 4 KiB: a JSON tape is at
+   * most 3 × its text, so any frame that fits outBytes stages; less may refuse such a frame
+   * with FrameTooLargeError). With shapes and compiled readers, 4 KiB more is carved for kept strings.
    */
   stagingBytes?: number;
   /** Keep-alive comment after this many ms without bytes on a connection (default 0: off). */
@@ -90,6 +91,11 @@ export class Engine {
   /** Made at the first drain(): hosts that copy out on their own never pay for it. */
   private slab = EMPTY;
   private slabUsed = 0;
+  /**
+   * A payload is being serialised: its toJSON, getters and Proxy traps run now, and staging
+   * holds its half-written fields and tape. Anything that stages is refused meanwhile.
+   */
+  private busy = false;
 
   /** Instantiates the module (bytes or compiled) and initialises it. */
   static async load(source: BufferSource | WebAssembly.Module, options: EngineOptions = {}): Promise<Engine> {
@@ -128,6 +134,7 @@ export class Engine {
 
   /** Opens a connection; `lastEventId` is what the client sent in Last-Event-ID. */
   open(lastEventId?: string): Conn {
+    if (this.busy) throw new ReentrantSendError("open");
     const len = lastEventId === undefined ? -1 : this.stageText(lastEventId, this.staging);
     return check(this.exports.conn_open(len), "open");
   }
@@ -173,6 +180,17 @@ export class Engine {
 
   /** send() and control(): stages the fields (and the data, unless `noData`), then one call. */
   private frame(conn: Conn, data: unknown, options: SendOptions | string | undefined, noData: boolean): number {
+    if (this.busy) throw new ReentrantSendError("send");
+    // Reading the options and the payload runs the caller's code (getters, toString, toJSON).
+    this.busy = true;
+    try {
+      return this.stageAndSend(conn, data, options, noData);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private stageAndSend(conn: Conn, data: unknown, options: SendOptions | string | undefined, noData: boolean): number {
     // Read the options without allocating: this runs once per event.
     let event: unknown;
     let id: unknown;
@@ -212,7 +230,7 @@ export class Engine {
       flags |= abi.NO_DATA;
     } else if (typeof data === "string") {
       dataLen = this.stageText(data, p);
-    } else if (data instanceof Uint8Array) {
+    } else if (isUint8Array(data)) {
       if (data.length > this.stagingEnd - p) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
       this.u8.set(data, p);
       dataLen = data.length;
@@ -233,6 +251,7 @@ export class Engine {
 
   /** comment() with a full buffer as 0 rather than BufferFullError, as trySend. */
   tryComment(conn: Conn, text: string): number {
+    if (this.busy) throw new ReentrantSendError("comment");
     return orFull(this.exports.comment(conn, this.stageText(text, this.staging)), "comment");
   }
 
@@ -332,6 +351,7 @@ export class Engine {
 
   /** The position (0: oldest) of the newest kept frame with this id, copying nothing; undefined if none. */
   historyIndex(id: string): number | undefined {
+    if (this.busy) throw new ReentrantSendError("historyIndex");
     const at = this.exports.history_find(this.stageText(id, this.staging));
     return at === Status.ID_UNKNOWN ? undefined : check(at, "historyIndex");
   }

@@ -48,6 +48,19 @@ export class JsonValueError extends TypeError {
   override name = "JsonValueError";
 }
 
+/**
+ * A send, comment or open made on an engine while it serialises another payload: from inside
+ * that payload's toJSON, a getter or a Proxy trap. Refused before anything is staged, so the
+ * payload being serialised and every other stream of the engine are unaffected.
+ */
+export class ReentrantSendError extends Error {
+  readonly code = "REENTRANT";
+  override name = "ReentrantSendError";
+  constructor(op: string) {
+    super(`${op} was called on an engine while it serialises another payload (from a toJSON, getter or Proxy trap); send it after that send returns`);
+  }
+}
+
 const MESSAGES: Record<StatusName, string> = {
   NOT_INIT: "the engine is not initialised",
   BAD_ARG: "an argument is out of range",

@@ -2,6 +2,6 @@ export { Engine } from "./engine.js";
 export type { EngineOptions, SendOptions, ConnectionStats, Conn } from "./engine.js";
 export {
   SseError, EngineMisuseError, CapacityError, OutOfMemoryError, InvalidFieldError,
-  FrameTooLargeError, BufferFullError, JsonValueError, Status,
+  FrameTooLargeError, BufferFullError, JsonValueError, ReentrantSendError, Status,
 } from "./errors.js";
 export type { StatusName } from "./errors.js";

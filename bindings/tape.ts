@@ -1,8 +1,23 @@
 // The JSON value tape (format: assembly/json.ts). This file makes every decision that
 // JSON.stringify makes in JavaScript (ECMA-262 SerializeJSONProperty): toJSON, boxed
 // primitives, which values are skipped, BigInt and cycles; the core writes the text.
+//
+// Rules
+// - A value is touched only as JSON.stringify touches it, in its order: [[Get]] of toJSON,
+//   internal-slot tests (brands.ts), IsArray, one EnumerableOwnProperties (Object.keys) per
+//   object, then [[Get]] per key. Never a prototype walk or for…in: a Proxy would see them, and
+//   a key someone put on Object.prototype would join the object's own.
+// - Shapes are a cache of own key lists, never of what an object inherits: a shape is used
+//   only when the object's own key list, just read, equals the shape's.
+// - Every item's tape is at most 3 × its JSON text with separator, so what fits a frame
+//   fits staging (assembly/json.ts; the engine stages 4 × a frame's bytes).
+// - One write at a time: a toJSON, getter or trap that sends on the same engine is refused by
+//   the engine before it reaches here (Engine.frame), so no state of one write leaks into another.
+import { isUint8Array, mayBeBoxed, unboxed } from "./brands.js";
 import { EncodeViews } from "./encode-views.js";
 import { errorFor, FrameTooLargeError, JsonValueError, Status } from "./errors.js";
+
+export { isUint8Array };
 
 const TAG_NULL = 0x00;
 const TAG_FALSE = 0x01;
@@ -19,6 +34,8 @@ const TAG_KEY16 = 0x0b;
 const TAG_SHAPE = 0x0c;
 const TAG_SKIP = 0x0d;
 const TAG_STR_AT = 0x0e;
+const TAG_INT32 = 0x0f;
+const TAG_SKIPS = 0x10;
 
 /** The core's MAX_DEPTH: deeper values are refused here, before any byte is staged. */
 export const MAX_DEPTH = 256;
@@ -46,12 +63,15 @@ const MAX_KEPT = 64;
  * the shape's memo of kept strings: per member, the kept string, its offset from staging's
  * start, its UTF-8 byte count, and the string last seen there.
  */
-type ShapeReader = (w: TapeWriter, o: Record<string, unknown>, m: unknown[]) => void;
+type ShapeReader = (w: ReaderCalls, o: Record<string, unknown>, m: unknown[]) => void;
+
+/** What compiled readers call, by name (compileReader). */
+type ReaderCalls = Pick<TapeWriter, "number" | "string" | "stringAt" | "member" | "value" | "skip">;
 
 interface Shape {
   readonly id: number;
   readonly keys: readonly string[];
-  /** Undefined: its values are read with for…in. */
+  /** Undefined: its values are read in a loop over `keys`. */
   readonly read: ShapeReader | undefined;
   readonly memo: unknown[];
 }
@@ -64,8 +84,12 @@ export class TapeWriter {
   /** The containers being written, outermost first; only [0, depth) is live. */
   private readonly stack: (object | undefined)[] = [];
   private depth = 0;
-  /** Shapes the core knows, by their key list (JSON of it); null: a list that could not be defined. */
+  /** Shapes the core knows, by their key list (JSON of it); null: a list the core refused. */
   private readonly shapes = new Map<string, Shape | null>();
+  /** The core's shape table is full: no list is offered again, so `shapes` stops growing. */
+  private shapesFull = false;
+  /** Where the last skip item (0x0D or 0x10) starts, while it may still grow into a run; else -1. */
+  private skipAt = -1;
   /** The shape last seen at each depth: objects in a loop or an array usually repeat it. */
   private readonly recent: (Shape | undefined)[] = [];
 
@@ -101,6 +125,7 @@ export class TapeWriter {
     if (this.keptFull) this.forgetKept();
     this.pos = start;
     this.end = end;
+    this.skipAt = -1;
     try {
       return this.value(value, "") ? this.pos - start : -1;
     } finally {
@@ -110,7 +135,7 @@ export class TapeWriter {
   }
 
   /** SerializeJSONProperty: false where JSON.stringify yields undefined. */
-  private value(v: unknown, key: string | number): boolean {
+  value(v: unknown, key: string | number): boolean {
     // Numbers and strings first: they are most of every payload, and need no toJSON lookup.
     if (typeof v === "number") {
       this.number(v);
@@ -120,16 +145,16 @@ export class TapeWriter {
       this.string(v, false);
       return true;
     }
+    // Step 2: an Object (a function too) or a BigInt may have toJSON.
     if (typeof v === "object" && v !== null) {
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === "function") return this.resolved(toJSON.call(v, String(key)));
-      // Checked here, before v can change: the toJSON load has just pinned v's map, so V8
-      // folds this to a constant instead of calling into its runtime.
-      if (Object.getPrototypeOf(v) === Object.prototype) {
-        this.object(v, true);
+      // The common object, written out here (resolved() as a call costs a record ~5%).
+      if (!Array.isArray(v) && !mayBeBoxed(v)) {
+        this.object(v);
         return true;
       }
-    } else if (typeof v === "bigint") {
+    } else if (typeof v === "function" || typeof v === "bigint") {
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === "function") return this.resolved(toJSON.call(v, String(key)));
     }
@@ -150,32 +175,38 @@ export class TapeWriter {
         return true;
       case "bigint":
         throw new JsonValueError("a BigInt cannot be serialised to JSON");
-      case "object":
+      case "object": {
         if (v === null) {
           this.tag(TAG_NULL);
           return true;
         }
+        // IsArray sees through a Proxy and ignores the prototype, as step 11 does; no array
+        // carries a primitive's slot, so the box test (step 4) can come after it.
         if (Array.isArray(v)) {
           this.array(v);
           return true;
         }
-        {
-          // A plain object is the common case: it needs no check for a boxed primitive. (In
-          // line, not a method: one more call level costs the shaped path its inlining.)
-          const plain = Object.getPrototypeOf(v) === Object.prototype;
-          if (!plain && mayBeBoxed(v)) {
-            const primitive = unbox(v);
-            if (primitive !== v) return this.resolved(primitive);
-          }
-          this.object(v, plain);
+        if (mayBeBoxed(v)) {
+          const primitive = unboxed(v);
+          if (primitive !== v) return this.resolved(primitive);
         }
+        this.object(v);
         return true;
+      }
       default:
         return false; // undefined, functions and symbols
     }
   }
 
-  private number(n: number): void {
+  number(n: number): void {
+    // -0 passes as 0, which is how JSON.stringify writes it.
+    if ((n | 0) === n) {
+      this.room(5);
+      this.u8[this.pos] = TAG_INT32;
+      this.view.setInt32(this.pos + 1, n, true);
+      this.pos += 5;
+      return;
+    }
     this.room(9);
     this.u8[this.pos] = TAG_NUMBER;
     this.view.setFloat64(this.pos + 1, n, true);
@@ -191,17 +222,18 @@ export class TapeWriter {
     this.leave();
   }
 
-  /** An object that is not an array; `plain`: its prototype is Object.prototype. */
-  private object(o: object, plain: boolean): void {
-    if (plain && this.define !== undefined) {
+  /** An object that is not an array: SerializeJSONObject. */
+  private object(o: object): void {
+    const keys = Object.keys(o); // EnumerableOwnProperties: once, as JSON.stringify does
+    if (this.define !== undefined) {
       const recent = this.recent[this.depth];
-      const shape = recent !== undefined && sameKeys(o, recent.keys) ? recent : this.shapeOf(o);
+      const shape = recent !== undefined && sameKeys(keys, recent.keys) ? recent : this.shapeOf(keys);
       if (shape !== undefined) return this.shaped(o as Record<string, unknown>, shape);
     }
     this.enter(o);
     this.tag(TAG_OBJECT);
     const record = o as Record<string, unknown>;
-    for (const k of Object.keys(o)) {
+    for (const k of keys) {
       const mark = this.pos;
       this.string(k, true);
       if (!this.value(record[k], k)) this.pos = mark; // a skipped member leaves no key behind
@@ -211,11 +243,9 @@ export class TapeWriter {
   }
 
   /**
-   * An object as its shape's id and its values, in the shape's key order: by the shape's
-   * compiled reader, else in a for-in loop, which V8 serves from the object's enum cache (a
-   * field load by index, not a keyed lookup). for-in skips a key deleted on the way (by a
-   * getter or a toJSON): JSON.stringify, which took the key list first, reads undefined
-   * there and leaves the member out, and so does the skip written for it here.
+   * An object whose own keys are its shape's: the shape's id, then its values in key order,
+   * each read with [[Get]] (a key a getter deleted on the way reads undefined and is left
+   * out, as JSON.stringify leaves it), by the shape's compiled reader or a loop.
    */
   private shaped(o: Record<string, unknown>, shape: Shape): void {
     this.enter(o);
@@ -227,42 +257,56 @@ export class TapeWriter {
       shape.read(this, o, shape.memo);
       return this.leave();
     }
-    const keys = shape.keys;
-    const n = keys.length;
-    let i = 0;
-    for (const k in o) {
-      while (i < n && keys[i] !== k) {
-        this.tag(TAG_SKIP);
-        i++;
-      }
-      if (i === n) break;
+    for (const k of shape.keys) {
       // value()'s first two cases, written out: the call costs a shaped object's tape ~10%.
       const v = o[k];
       if (typeof v === "number") this.number(v);
       else if (typeof v === "string") this.string(v, false);
-      else if (!this.value(v, k)) this.tag(TAG_SKIP);
-      i++;
+      else if (!this.value(v, k)) this.skip();
     }
-    for (; i < n; i++) this.tag(TAG_SKIP);
     this.leave();
   }
 
-  /** The shape of a plain object with these own enumerable keys: defined on first sight. */
-  private shapeOf(o: object): Shape | undefined {
-    const keys = Object.keys(o);
+  /**
+   * A member of a shaped object left out: 0x0D, or a run (0x10, count) once a second one
+   * follows it, so skipped members cost at most 2 bytes of tape per object, not one each.
+   */
+  skip(): void {
+    const p = this.pos;
+    const at = this.skipAt;
+    if (at === p - 1) {
+      this.room(1);
+      this.u8[at] = TAG_SKIPS;
+      this.u8[p] = 2;
+      this.pos = p + 1;
+    } else if (at === p - 2 && this.u8[p - 1]! < 255) {
+      this.u8[p - 1]!++;
+    } else {
+      this.tag(TAG_SKIP);
+      this.skipAt = p;
+    }
+  }
+
+  /** The shape of an object with these own enumerable keys: defined on first sight. */
+  private shapeOf(keys: readonly string[]): Shape | undefined {
     if (keys.length === 0 || keys.length > MAX_SHAPE_KEYS) return undefined;
     const name = JSON.stringify(keys);
     let shape = this.shapes.get(name);
     if (shape === undefined) {
+      if (this.shapesFull) return undefined;
       shape = this.defineShape(keys);
+      if (shape === undefined) return undefined;
       this.shapes.set(name, shape);
     }
     if (shape !== null) this.recent[this.depth] = shape;
     return shape ?? undefined;
   }
 
-  /** Stages the key list past the tape written so far and has the core render it. */
-  private defineShape(keys: readonly string[]): Shape | null {
+  /**
+   * Stages the key list past the tape written so far and has the core render it; null if the
+   * core refuses the list, undefined if there is no staging room for it now (asked again later).
+   */
+  private defineShape(keys: readonly string[]): Shape | null | undefined {
     const mark = this.pos;
     let id: number;
     try {
@@ -272,11 +316,12 @@ export class TapeWriter {
       for (const k of keys) this.string(k, true);
       id = this.define!(mark, this.pos - mark);
     } catch (error) {
-      if (error instanceof FrameTooLargeError) return null; // no staging room for the list: this object goes spelled out
+      if (error instanceof FrameTooLargeError) return undefined; // this object goes spelled out
       throw error;
     } finally {
       this.pos = mark;
     }
+    if (id === Status.CAPACITY) this.shapesFull = true;
     if (id < 0) return null;
     const read = this.compile ? compileReader(keys, this.texts !== undefined) : undefined;
     const memo = read !== undefined && this.texts !== undefined ? new Array<unknown>(4 * keys.length).fill(undefined) : [];
@@ -325,7 +370,7 @@ export class TapeWriter {
   }
 
   /** A string kept in staging, `len` bytes at offset `at`. */
-  private stringAt(at: number, len: number): void {
+  stringAt(at: number, len: number): void {
     this.room(9);
     this.u8[this.pos] = TAG_STR_AT;
     this.view.setUint32(this.pos + 1, at, true);
@@ -345,15 +390,16 @@ export class TapeWriter {
   private leave(): void {
     // Cleared, not popped: the array keeps its size, and no payload outlives its send.
     this.stack[--this.depth] = undefined;
+    this.skipAt = -1; // a run never reaches past its object's end (a shaped object has no end tag)
   }
 
-  private tag(t: number): void {
+  tag(t: number): void {
     this.room(1);
     this.u8[this.pos++] = t;
   }
 
   /** Well-formed text goes as UTF-8; text with lone surrogates as UTF-16, which the core escapes. */
-  private string(s: string, key: boolean): void {
+  string(s: string, key: boolean): void {
     const n = s.length;
     const u8 = this.u8;
     const head = this.pos;
@@ -393,19 +439,12 @@ export class TapeWriter {
   }
 }
 
-/**
- * Whether a plain object's own enumerable keys are exactly `keys`, in order, allocating
- * nothing: for-in yields own keys in Object.keys order, then inherited enumerable ones it
- * does not shadow. An inherited one (a key someone put on Object.prototype) makes the lists
- * differ, and the object finds its shape through shapeOf (Object.keys: own keys only).
- */
-function sameKeys(o: object, keys: readonly string[]): boolean {
-  let i = 0;
-  for (const k in o) {
-    if (keys[i] !== k) return false;
-    i++;
-  }
-  return i === keys.length;
+/** Whether two key lists are the same, in order. */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Whether `new Function` works here: false once the host refused it (EvalError). */
@@ -413,14 +452,15 @@ let codeGeneration = true;
 
 /**
  * A reader for one shape, compiled once: a named load per member (`o["key"]`, served by an
- * inline cache) costs less than walking the keys again with for…in, about 8% of a record
+ * inline cache) costs less than a keyed load per key in a loop, about 8% of a record
  * stream's CPU per event. Members are read in key order with [[Get]], as JSON.stringify
  * reads them, so a key a getter deleted reads as undefined and becomes a skip. The code
  * calls the writer's methods by name; keys go in as JSON string literals, so no key can
  * change the code. With `keep`, a string member equal to its kept string (TapeWriter.member)
  * costs one comparison and a 9-byte reference. Undefined where code generation from
  * strings is refused (a CSP without 'unsafe-eval', Cloudflare Workers, node
- * --disallow-code-generation-from-strings): those hosts read shapes with for…in.
+ * --disallow-code-generation-from-strings): those hosts read shapes in a loop over the keys.
+ * The methods it calls are named in ReaderCalls, so renaming one fails to compile.
  */
 function compileReader(keys: readonly string[], keep: boolean): ShapeReader | undefined {
   if (!codeGeneration) return undefined;
@@ -429,7 +469,7 @@ function compileReader(keys: readonly string[], keep: boolean): ShapeReader | un
     const k = JSON.stringify(key);
     const j = 4 * i;
     const text = keep ? `if (v === m[${j}]) w.stringAt(m[${j + 1}], m[${j + 2}]); else w.member(v, m, ${j});` : "w.string(v, false);";
-    body += `v = o[${k}]; if (typeof v === "number") w.number(v); else if (typeof v === "string") { ${text} } else if (!w.value(v, ${k})) w.tag(${TAG_SKIP});\n`;
+    body += `v = o[${k}]; if (typeof v === "number") w.number(v); else if (typeof v === "string") { ${text} } else if (!w.value(v, ${k})) w.skip();\n`;
   });
   try {
     return new Function("w", "o", "m", body) as ShapeReader;
@@ -442,28 +482,3 @@ function compileReader(keys: readonly string[], keep: boolean): ShapeReader | un
 
 /** Objects with more keys than this are spelled out: the shape table is for small records. */
 const MAX_SHAPE_KEYS = 64;
-
-/** Objects that might carry [[NumberData]], [[StringData]], [[BooleanData]] or [[BigIntData]]. */
-function mayBeBoxed(v: object): boolean {
-  // Another realm's objects fail `instanceof Object`; check those by brand too.
-  return v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt ||
-    !(v instanceof Object);
-}
-
-/** The primitive inside a boxed value, as SerializeJSONProperty step 4 takes it; else v itself. */
-function unbox(v: object): unknown {
-  if (hasBrand(Number.prototype.valueOf, v)) return Number(v);
-  if (hasBrand(String.prototype.valueOf, v)) return String(v);
-  if (hasBrand(Boolean.prototype.valueOf, v)) return Boolean.prototype.valueOf.call(v);
-  if (hasBrand(BigInt.prototype.valueOf, v)) return BigInt.prototype.valueOf.call(v);
-  return v;
-}
-
-function hasBrand(valueOf: (this: unknown) => unknown, v: object): boolean {
-  try {
-    valueOf.call(v);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -6,7 +6,7 @@
 // About half the modules also get a shape table and/or a history ring with small limits, so
 // full tables, refused key lists, shaped tapes and both kinds of ring eviction are common.
 import { expect, it } from "vitest";
-import type { SseExports } from "../bindings/abi.js";
+import { ABI_VERSION, type SseExports } from "../bindings/abi.js";
 import * as M from "./support/model.js";
 import { rng, wasmModule } from "./support/wasm.js";
 
@@ -64,7 +64,7 @@ const NON_ASCII = new TextEncoder().encode("é€😀");
 /** A JSON value JSON.stringify accepts, drawn at random; or a shaped object, for tape tag 0x0C. */
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json } | Shaped;
 
-/** An object of a defined shape: the shape's id and one value per member (undefined: a skip, tag 0x0D). */
+/** An object of a defined shape: the shape's id and one value per member (undefined: a skip, tag 0x0D or a run, 0x10). */
 class Shaped {
   constructor(readonly id: number, readonly values: (Json | undefined)[]) {}
 }
@@ -452,16 +452,23 @@ class Fuzzer {
   tape(v: Json, out: number[]): void {
     if (v instanceof Shaped) {
       out.push(0x0c, v.id & 0xff, v.id >>> 8);
-      for (const x of v.values) {
-        if (x === undefined) out.push(0x0d);
-        else this.tape(x, out);
+      for (let i = 0; i < v.values.length;) {
+        // Skips in a row go one by one (0x0D) or, as often, as one run (0x10, count).
+        let n = 0;
+        while (v.values[i + n] === undefined && i + n < v.values.length) n++;
+        if (n === 0) this.tape(v.values[i++]!, out);
+        else if (n > 1 && this.chance(0.5)) out.push(0x10, n);
+        else out.push(...Array<number>(n).fill(0x0d));
+        i += n;
       }
     } else if (v === null) out.push(0);
     else if (v === false) out.push(1);
     else if (v === true) out.push(2);
     else if (typeof v === "number") {
-      out.push(3);
-      const b = new Uint8Array(new Float64Array([v]).buffer);
+      // An integer of 32 bits goes as i32 (0x0F) or, as often, as f64 (0x03): both are valid.
+      const int32 = (v | 0) === v && this.chance(0.5);
+      out.push(int32 ? 0x0f : 3);
+      const b = new Uint8Array(int32 ? new Int32Array([v]).buffer : new Float64Array([v]).buffer);
       for (const x of b) out.push(x);
     } else if (typeof v === "string") {
       if (this.chance(0.1)) this.keptString(out);
@@ -566,8 +573,8 @@ class Fuzzer {
     let tape = Uint8Array.from(bytes);
     const u = this.random();
     if (u < 0.03) tape = tape.subarray(0, this.int(tape.length));
-    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([0x0c, 0x0d, 0x0e, this.int(256)]);
-    else if (u < 0.08) tape = Uint8Array.from([...bytes, this.pick([0x0d, 0x00, 0x0c])]);
+    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([0x0c, 0x0d, 0x0e, 0x0f, 0x10, this.int(256)]);
+    else if (u < 0.08) tape = Uint8Array.from([...bytes, this.pick([0x0d, 0x00, 0x0c, 0x10])]);
     if (this.keptUsed) this.keptTapes.add(tape);
     if (u < 0.08 || this.broken || this.keptUsed) return tape;
     this.tapeBytes.reset();
@@ -775,7 +782,7 @@ class Fuzzer {
       case 6: return this.same("open_count", this.ex("open_count"), m.openCountResult());
       case 7: return this.same("next_deadline", this.ex("next_deadline"), m.nextDeadline());
       case 8: return this.same("staging_cap", this.ex("staging_cap"), m.stagingCap());
-      case 9: return this.same("abi_version", this.ex("abi_version"), 3);
+      case 9: return this.same("abi_version", this.ex("abi_version"), ABI_VERSION);
       case 10: return this.same("staging_ptr", this.ex("staging_ptr"), m.ready ? this.stagingPtr : M.NOT_INIT);
       case 11: return this.same("due_ptr", this.ex("due_ptr"), m.ready ? this.duePtr : M.NOT_INIT);
       case 12: return this.same("taken_ptr", this.ex("taken_ptr"), m.ready ? this.takenPtr : M.NOT_INIT);

@@ -144,7 +144,7 @@ export class Bytes {
 const BYTE_ESCAPES: (string | undefined)[] = Array.from({ length: 256 }, (_, c) =>
   c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : undefined);
 
-const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11, SHAPE: 12, SKIP: 13, STR_AT: 14 } as const;
+const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11, SHAPE: 12, SKIP: 13, STR_AT: 14, INT32: 15, SKIPS: 16 } as const;
 
 /** A defined shape: each member's rendered `"key":` bytes, in the shape's order. */
 export type ShapeKeys = readonly Uint8Array[];
@@ -188,7 +188,8 @@ function utf8Quoted(src: Uint8Array, from: number, to: number, w: Bytes): void {
  * false if the tape is malformed: an unknown tag, a truncated item, a key outside an object or
  * a value where a key belongs, unbalanced or mismatched ends, nesting past MAX_DEPTH, nothing
  * at all, or bytes after the top-level value. `shapes` are the defined shapes by id: a shaped
- * object (0x0C) takes one value or skip (0x0D) per member and ends by itself after the last;
+ * object (0x0C) takes one value or skip (0x0D) per member, or a run of skips (0x10, count),
+ * and ends by itself after the last;
  * an unknown id, a key or an end tag among its members, or a skip anywhere else is malformed.
  * A string kept elsewhere (0x0E) names bytes of `src` itself, which is then all of staging.
  */
@@ -224,6 +225,14 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
     if (top?.kind === TAG.SHAPE) {
       // The member's key is the shape's; a skip leaves the member (and its comma) out.
       if (isKey) return false;
+      if (tag === TAG.SKIPS) {
+        // A run: this member and count - 1 more are left out; it may not pass the last member.
+        if (p >= end) return false;
+        const count = src[p++]!;
+        if (count === 0 || count > top.keys.length - top.next) return false;
+        top.next += count;
+        continue;
+      }
       const key = top.keys[top.next++]!;
       if (tag === TAG.SKIP) continue;
       if (!first) w.byte(0x2c);
@@ -232,7 +241,7 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
       if (top?.kind === TAG.OBJECT && !wantValue ? !isKey : isKey) return false;
       if (!first && !wantValue) w.byte(0x2c);
     }
-    if (tag > TAG.SHAPE && tag !== TAG.STR_AT) return false;
+    if (tag > TAG.SHAPE && tag !== TAG.STR_AT && tag !== TAG.INT32) return false;
     first = false;
     wantValue = false;
     if (tag === TAG.ARRAY || tag === TAG.OBJECT || tag === TAG.SHAPE) {
@@ -254,6 +263,10 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
       if (end - p < 8) return false;
       w.ascii(JSON.stringify(view.getFloat64(p, true)));
       p += 8;
+    } else if (tag === TAG.INT32) {
+      if (end - p < 4) return false;
+      w.ascii(String(view.getInt32(p, true)));
+      p += 4;
     } else if (tag === TAG.STR_AT) {
       if (end - p < 8) return false;
       const at = view.getUint32(p, true);

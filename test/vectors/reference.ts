@@ -94,6 +94,12 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], s
         p += 8;
         return JSON.stringify(x);
       }
+      case 0x0f: {
+        if (tape.length - p < 4) return undefined;
+        const x = view.getInt32(p, true);
+        p += 4;
+        return JSON.stringify(x);
+      }
       case 0x04: return str(false);
       case 0x05: return str(true);
       case 0x0e: {
@@ -105,16 +111,25 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], s
         return JSON.stringify(utf8Strict.decode(staging.subarray(at, at + count)));
       }
       case 0x0c: {
-        // An object of a defined shape: its keys come from the table, one value or skip (0x0D) each.
+        // An object of a defined shape: its keys come from the table, one value or skip (0x0D)
+        // each, or a run of skips (0x10, count ≥ 1) for as many members.
         if (depth === MAX_DEPTH || tape.length - p < 2) return undefined;
         const keys = shapes[view.getUint16(p, true)];
         p += 2;
         if (!keys) return undefined;
         const members: string[] = [];
-        for (const k of keys) {
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
           if (p >= tape.length) return undefined;
           if (tape[p] === 0x0d) {
             p++;
+            continue;
+          }
+          if (tape[p] === 0x10) {
+            const count = tape[p + 1];
+            if (count === undefined || count === 0 || count > keys.length - i) return undefined;
+            p += 2;
+            i += count - 1;
             continue;
           }
           const v = value(depth + 1);

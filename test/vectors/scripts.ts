@@ -1,5 +1,6 @@
 // The call scripts behind the vectors, by category. Each names what it means to provoke; the
 // session checks the engine and the model agree, and the streams read back as intended.
+import { ABI_VERSION } from "../../bindings/abi.js";
 import { Status } from "../../bindings/errors.js";
 import { F, ID_UNKNOWN, Session, tapeOf } from "./session.js";
 import { utf8 } from "./reference.js";
@@ -40,7 +41,7 @@ const EXPORTS: [string, number[]][] = [
 
 function abi(): Script[] {
   const out: Script[] = [{
-    name: "version", about: "abi_version is 3 before and after init",
+    name: "version", about: `abi_version is ${ABI_VERSION} before and after init`,
     run: (s) => { s.abiVersion(); init(s); s.abiVersion(); },
   }];
   for (const [name, args] of EXPORTS) {
@@ -322,6 +323,7 @@ const le32 = (n: number): number[] => [n & 255, (n >> 8) & 255, (n >> 16) & 255,
 const str8 = (tag: number, s: string): number[] => { const b = utf8(s); return [tag, ...le32(b.length), ...b]; };
 const str16 = (tag: number, s: string): number[] => [tag, ...le32(s.length), ...Array.from(s).flatMap((_, i) => [s.charCodeAt(i) & 255, s.charCodeAt(i) >> 8]).slice(0, 2 * s.length)];
 const num = (x: number): number[] => { const b = new Uint8Array(9); b[0] = 3; new DataView(b.buffer).setFloat64(1, x, true); return [...b]; };
+const int32 = (x: number): number[] => { const b = new Uint8Array(5); b[0] = 0x0f; new DataView(b.buffer).setInt32(1, x, true); return [...b]; };
 
 function json(): Script[] {
   const out: Script[] = [];
@@ -342,6 +344,9 @@ function json(): Script[] {
     ["kept", [6, ...str8(4, "héllo"), 0x0e, ...le32(6), ...le32(6), 0x0e, ...le32(7), ...le32(4), 7]],
     ["kept-escaped", [6, ...str8(4, "q\"\\\n\u0001"), 0x0e, ...le32(6), ...le32(5), 7]],
     ["kept-empty-at-end", [0x0e, ...le32(STD[2]), ...le32(0)]],
+    // Integers as i32 (0x0F), beside the same and other values as f64 (0x03).
+    ["int32", [6, ...int32(0), ...int32(-1), ...int32(7), ...int32(2 ** 31 - 1), ...int32(-(2 ** 31)), ...int32(99999999), ...int32(100000000), ...num(7), ...num(-0), ...num(2 ** 31), 7]],
+    ["int32-member", [8, ...str8(0x0a, "n"), ...int32(-42), ...str8(0x0a, "m"), 6, ...int32(1), 7, 9]],
   ];
   for (const [name, tape] of handMade) {
     out.push({ name: `tape/${name}`, about: "hand-made tapes: UTF-16 strings and keys, duplicate keys", run: (s) => { init(s); const h = s.open(); s.send(h, { tape: new Uint8Array(tape) }); s.drain(h, [6]); } });
@@ -357,6 +362,8 @@ function json(): Script[] {
     ["kept-past-staging", [0x0e, ...le32(STD[2]), ...le32(1)]], ["kept-offset-past-staging", [0x0e, ...le32(STD[2] + 1), ...le32(0)]],
     ["kept-count-wraps", [0x0e, ...le32(8), ...le32(0xffffffff)]], ["kept-truncated", [0x0e, 0, 0, 0, 0, 1, 0, 0]],
     ["kept-as-key", [8, 0x0e, ...le32(0), ...le32(0), 0, 9]],
+    ["truncated-int32", [0x0f, 1, 0, 0]], ["int32-as-key", [8, ...int32(1), 0, 9]], ["skips-outside-shape", [0x10, 1]],
+    ["skips-in-array", [6, 0x10, 1, 7]], ["skips-in-object", [8, ...str8(0x0a, "k"), 0x10, 1, 9]],
   ];
   for (const [name, tape] of malformed) {
     out.push({
@@ -675,9 +682,20 @@ function history(): Script[] {
 function keyList(keys: string[], wide: string[] = []): Uint8Array {
   return new Uint8Array([...le32(keys.length), ...keys.flatMap((k) => (wide.includes(k) ? str16(0x0b, k) : str8(0x0a, k)))]);
 }
-/** A shaped object: tag, u16 shape id, then per member a value's tape or a skip. */
-function shaped(id: number, members: (unknown | typeof SKIP)[]): number[] {
-  return [0x0c, id & 255, id >> 8, ...members.flatMap((m) => (m === SKIP ? [0x0d] : [...tapeOf(m)]))];
+/**
+ * A shaped object: tag, u16 shape id, then per member a value's tape or a skip; with `runs`,
+ * skips in a row go as one run (0x10, count), as the bindings write them.
+ */
+function shaped(id: number, members: (unknown | typeof SKIP)[], runs = false): number[] {
+  const out = [0x0c, id & 255, id >> 8];
+  for (let i = 0; i < members.length;) {
+    let n = 0;
+    while (members[i + n] === SKIP && (runs || n === 0)) n++;
+    if (n === 0) out.push(...tapeOf(members[i]));
+    else out.push(...(n === 1 ? [0x0d] : [0x10, n]));
+    i += Math.max(n, 1);
+  }
+  return out;
 }
 const SKIP = Symbol("skip");
 
@@ -700,6 +718,15 @@ function shapes(): Script[] {
           [shaped(1, [null, [1, 2], { n: { m: true } }, "v"]), { x: null, "ключ": [1, 2], "q\"k": { n: { m: true } }, "w\ud800": "v" }],
           [[6, ...shaped(0, [1, 2]), ...shaped(0, [SKIP, 3]), 7], [{ a: 1, b: 2 }, { b: 3 }]],
           [[0x0c, 0, 0, ...shaped(0, [1, 2]), ...tapeOf(0)], { a: { a: 1, b: 2 }, b: 0 }],
+          // Runs of skips (0x10, count): all members, the first, the last, the middle ones;
+          // a run ends with its object, so the next object's members are its own.
+          [shaped(0, [SKIP, SKIP], true), {}],
+          [[0x0c, 0, 0, 0x10, 1, ...tapeOf(2)], { b: 2 }],
+          [[0x0c, 0, 0, ...tapeOf(1), 0x10, 1], { a: 1 }],
+          [shaped(1, [SKIP, SKIP, SKIP, "v"], true), { "w\ud800": "v" }],
+          [shaped(1, [0, SKIP, SKIP, 3], true), { x: 0, "w\ud800": 3 }],
+          [[6, ...shaped(0, [SKIP, SKIP], true), ...shaped(0, [1, SKIP], true), 7], [{}, { a: 1 }]],
+          [[0x0c, 1, 0, 0x0d, ...shaped(0, [SKIP, SKIP], true), 0x10, 2], { "ключ": {} }],
         ];
         for (const [tape, means] of cases) s.send(h, { tape: new Uint8Array(tape), means, event: "shaped" });
         // A member kept elsewhere in staging (0x0E), here the event name's bytes: plain, and needing escapes.
@@ -761,6 +788,9 @@ function shapes(): Script[] {
     ["unknown-shape", [0x0c, 1, 0, ...tapeOf(1)]], ["truncated-id", [0x0c, 0]], ["missing-member", shaped(0, [1])],
     ["key-in-shape", [0x0c, 0, 0, ...str8(0x0a, "k"), ...tapeOf(1), ...tapeOf(2)]], ["end-in-shape", [0x0c, 0, 0, 9]],
     ["value-after", [...shaped(0, [1, 2]), 0]], ["skip-outside", [0x0d]], ["skip-in-array", [6, 0x0d, 7]],
+    ["skips-zero", [0x0c, 0, 0, 0x10, 0, ...tapeOf(1), ...tapeOf(2)]], ["skips-past-members", [0x0c, 0, 0, 0x10, 3]],
+    ["skips-past-last", [0x0c, 0, 0, ...tapeOf(1), 0x10, 2]], ["skips-truncated", [0x0c, 0, 0, 0x10]],
+    ["skips-into-next", [6, 0x0c, 0, 0, ...tapeOf(1), 0x10, 2, ...tapeOf(1), 7]],
   ];
   for (const [name, tape] of badTapes) {
     out.push({
@@ -779,9 +809,9 @@ function shapes(): Script[] {
         const h = s.open();
         for (let e = 0; e < 5; e++) {
           const id = int(keySets.length);
-          const members = keySets[id]!.map(() => (rand() < 0.2 ? SKIP : randomValue(2)));
+          const members = keySets[id]!.map(() => (rand() < 0.3 ? SKIP : randomValue(2)));
           const means = Object.fromEntries(keySets[id]!.flatMap((k, j) => (members[j] === SKIP ? [] : [[k, members[j]]])));
-          s.send(h, { tape: new Uint8Array(shaped(id, members)), means });
+          s.send(h, { tape: new Uint8Array(shaped(id, members, e % 2 === 1)), means });
         }
         s.drain(h, [1 + i * 3]);
       },

@@ -4,6 +4,7 @@
 // at the end every connection's whole stream is read back through eventsource-parser and
 // JSON.parse and compared with the events the script meant to send.
 import { isDeepStrictEqual } from "node:util";
+import { ABI_VERSION } from "../../bindings/abi.js";
 import { TapeWriter } from "../../bindings/tape.js";
 import { Status } from "../../bindings/errors.js";
 import { encodeNum, toHex, type Step, type Vector } from "./format.js";
@@ -106,7 +107,7 @@ export class Session {
   // --- lifecycle ---
 
   abiVersion(): number {
-    return this.call("abi_version", [], 3);
+    return this.call("abi_version", [], ABI_VERSION);
   }
 
   init(maxConns: number, outBytes: number, stagingBytes: number, keepAliveMs: number, expect?: number): number {
