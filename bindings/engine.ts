@@ -96,6 +96,12 @@ export class Engine {
    * holds its half-written fields and tape. Anything that stages is refused meanwhile.
    */
   private busy = false;
+  /** The send() arguments of what stage() left in staging (fields, not locals: held() copies them). */
+  private flags = 0;
+  private eventLen = 0;
+  private idLen = 0;
+  private dataLen = 0;
+  private retryMs = 0;
 
   /** Instantiates the module (bytes or compiled) and initialises it. */
   static async load(source: BufferSource | WebAssembly.Module, options: EngineOptions = {}): Promise<Engine> {
@@ -178,19 +184,74 @@ export class Engine {
     return framed;
   }
 
+  /**
+   * trySend(), except that an event the core has no room for now is kept as it was serialised
+   * at this call (a HeldEvent, for sendHeld once pending bytes drain): its toJSON, getters and
+   * traps run once, now, as JSON.stringify's would. Allocates only when the core is full.
+   */
+  sendOrHold(conn: Conn, data: unknown, options?: SendOptions | string): number | HeldEvent {
+    const framed = this.frame(conn, data, options, false);
+    return framed > 0 ? framed : this.held();
+  }
+
+  /** Serialises an event now, to be framed later by sendHeld (behind events already waiting). */
+  hold(data: unknown, options?: SendOptions | string): HeldEvent {
+    this.stage(data, options, false);
+    return this.held();
+  }
+
+  /**
+   * Frames a held event on `conn`: its bytes framed, or 0 while the core still has no room
+   * (the event stays held). Sent or refused, it is released.
+   */
+  sendHeld(conn: Conn, held: HeldEvent): number {
+    if (held.released) throw new TypeError("this held event was already sent or released");
+    if (this.busy) throw new ReentrantSendError("sendHeld");
+    this.u8.set(held.bytes, this.staging);
+    let framed: number;
+    try {
+      framed = orFull(this.exports.send(conn, held.flags, held.eventLen, held.idLen, held.dataLen, held.retryMs), "send");
+    } catch (error) {
+      this.release(held);
+      throw error;
+    }
+    if (framed > 0) this.release(held);
+    return framed;
+  }
+
+  /** Drops a held event that will not be sent (its stream ended). Idempotent. */
+  release(held: HeldEvent): void {
+    if (held.released) return;
+    held.released = true;
+    if (held.pinsKept) this.tape.unpinKept();
+  }
+
+  /** What stage() left in staging, copied; a tape naming kept strings keeps them in place until release. */
+  private held(): HeldEvent {
+    const bytes = this.u8.slice(this.staging, this.staging + this.eventLen + this.idLen + this.dataLen);
+    const pinsKept = (this.flags & abi.DATA_JSON) !== 0 && this.tape.pinKept();
+    return new HeldEvent(bytes, this.flags, this.eventLen, this.idLen, this.dataLen, this.retryMs, pinsKept);
+  }
+
   /** send() and control(): stages the fields (and the data, unless `noData`), then one call. */
   private frame(conn: Conn, data: unknown, options: SendOptions | string | undefined, noData: boolean): number {
+    this.stage(data, options, noData);
+    return orFull(this.exports.send(conn, this.flags, this.eventLen, this.idLen, this.dataLen, this.retryMs), "send");
+  }
+
+  /** Writes an event's fields and data into staging, refusing a call from the caller's own code mid-way. */
+  private stage(data: unknown, options: SendOptions | string | undefined, noData: boolean): void {
     if (this.busy) throw new ReentrantSendError("send");
     // Reading the options and the payload runs the caller's code (getters, toString, toJSON).
     this.busy = true;
     try {
-      return this.stageAndSend(conn, data, options, noData);
+      this.stageFields(data, options, noData);
     } finally {
       this.busy = false;
     }
   }
 
-  private stageAndSend(conn: Conn, data: unknown, options: SendOptions | string | undefined, noData: boolean): number {
+  private stageFields(data: unknown, options: SendOptions | string | undefined, noData: boolean): void {
     // Read the options without allocating: this runs once per event.
     let event: unknown;
     let id: unknown;
@@ -239,7 +300,11 @@ export class Engine {
       dataLen = this.tape.write(data, p, this.stagingEnd);
       if (dataLen < 0) throw new JsonValueError(`${describe(data)} has no JSON form (JSON.stringify returns undefined)`);
     }
-    return orFull(this.exports.send(conn, flags, eventLen, idLen, dataLen, retryMs), "send");
+    this.flags = flags;
+    this.eventLen = eventLen;
+    this.idLen = idLen;
+    this.dataLen = dataLen;
+    this.retryMs = retryMs;
   }
 
   /** A comment (each line prefixed with ":"): invisible to EventSource, seen by proxies. */
@@ -385,6 +450,26 @@ export class Engine {
     if (read !== text.length) throw errorFor(Status.TOO_LARGE, "the payload does not fit the staging space");
     return written;
   }
+}
+
+/**
+ * An event serialised when it was sent, waiting for room in its connection (Engine.sendOrHold,
+ * hold): a copy of its staged fields and tape, so its payload's code never runs twice and
+ * later changes to the payload do not reach it.
+ */
+export class HeldEvent {
+  /** Sent or dropped: it may not be sent again. */
+  released = false;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly flags: number,
+    readonly eventLen: number,
+    readonly idLen: number,
+    readonly dataLen: number,
+    readonly retryMs: number,
+    /** Its tape names strings in the kept-text space, which stays as it is until release. */
+    readonly pinsKept: boolean,
+  ) {}
 }
 
 /** A frame's length, 0 for NO_SPACE (no frame is ever empty); throws for any other error. */

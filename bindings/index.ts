@@ -1,4 +1,4 @@
-export { Engine } from "./engine.js";
+export { Engine, HeldEvent } from "./engine.js";
 export type { EngineOptions, SendOptions, ConnectionStats, Conn } from "./engine.js";
 export {
   SseError, EngineMisuseError, CapacityError, OutOfMemoryError, InvalidFieldError,

@@ -98,6 +98,10 @@ export class TapeWriter {
   private kept = 0;
   /** The kept-text space is full: forget every kept string at the next write's start. */
   private keptFull = false;
+  /** The tape being (or last) written names a kept string. */
+  private namesKept = false;
+  /** Held copies of tapes that name kept strings (Engine.hold): the space may not start over. */
+  private pins = 0;
 
   /**
    * `encoded`, if given, encodes into the same memory (the engine shares its own); `define`
@@ -122,7 +126,8 @@ export class TapeWriter {
    * JSON.stringify would return undefined (nothing to send).
    */
   write(value: unknown, start: number, end: number): number {
-    if (this.keptFull) this.forgetKept();
+    if (this.keptFull && this.pins === 0) this.forgetKept();
+    this.namesKept = false;
     this.pos = start;
     this.end = end;
     this.skipAt = -1;
@@ -279,7 +284,7 @@ export class TapeWriter {
       this.u8[at] = TAG_SKIPS;
       this.u8[p] = 2;
       this.pos = p + 1;
-    } else if (at === p - 2 && this.u8[p - 1]! < 255) {
+    } else if (at === p - 2 && this.u8[at] === TAG_SKIPS && this.u8[p - 1]! < 255) {
       this.u8[p - 1]!++;
     } else {
       this.tag(TAG_SKIP);
@@ -362,6 +367,20 @@ export class TapeWriter {
     return true;
   }
 
+  /**
+   * The last tape is being copied to be sent later: if it names kept strings, they stay where
+   * they are (nothing new is kept once the space is full) until unpinKept. Whether it pinned.
+   */
+  pinKept(): boolean {
+    if (!this.namesKept) return false;
+    this.pins++;
+    return true;
+  }
+
+  unpinKept(): void {
+    this.pins--;
+  }
+
   /** Empties the kept-text space: every shape forgets its kept strings. */
   private forgetKept(): void {
     this.keptFull = false;
@@ -371,6 +390,7 @@ export class TapeWriter {
 
   /** A string kept in staging, `len` bytes at offset `at`. */
   stringAt(at: number, len: number): void {
+    this.namesKept = true;
     this.room(9);
     this.u8[this.pos] = TAG_STR_AT;
     this.view.setUint32(this.pos + 1, at, true);

@@ -100,6 +100,15 @@ describe("malformed requests", () => {
     await expectUntouched();
   });
 
+  it("answers 400 to a lastEventId query parameter whose bytes are not UTF-8 or whose escapes are malformed, as to the header", async () => {
+    for (const query of ["id-%FF%FE", "id-%C3", "id-%ED%A0%80", "id-%E2%82A", "id-%C0%80", "id-%ZZ", "id-%F", "id-%"]) {
+      const r = await raw(get("", `/?lastEventId=${query}`));
+      expect(r.status, query).toBe("HTTP/1.1 400 Bad Request");
+      expect(r.body).toContain("Last-Event-ID refused: the lastEventId query parameter is not percent-encoded UTF-8");
+    }
+    await expectUntouched();
+  }, 10_000); // an accepted one would stream until the timeout
+
   it("answers 400 to a control character in Last-Event-ID: Node refuses NUL, the core LF from the query", async () => {
     expect((await raw(get("Last-Event-ID: a\x00b\r\n"))).status).toBe("HTTP/1.1 400 Bad Request");
     const lf = await raw(get("", "/?lastEventId=a%0Ab"));

@@ -138,6 +138,7 @@ describe("any value whose frame fits is sent, whatever its tape costs", () => {
     ["shaped objects of 64 skipped members", Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, undefined]))],
     ["objects of one kept empty string", { a: "" }], ["empty arrays", []], ["lone surrogates", "\ud800"],
     ["nested integers", [[0]]], ["skips between members", { a: 0, b: undefined, c: 0, d: undefined }],
+    ["skips around one-byte members", { a: undefined, b: null, c: undefined, d: true, e: undefined, f: false, g: () => 0 }],
   ];
   for (const [name, item] of items) {
     it(`a frame of ${OUT} bytes of ${name}`, () => {
@@ -212,4 +213,53 @@ it("stops offering key lists once the core's shape table is full, so the writer'
   // White box: the writer's map of key lists (bindings/tape.ts, `shapes`).
   const lists = (e as unknown as { tape: { shapes: Map<string, unknown> } }).tape.shapes;
   expect(lists.size).toBeLessThanOrEqual(5);
+});
+
+describe("an event that waits for room is serialised once, when it is sent", () => {
+  it("keeps what its toJSON and getters gave at the call, and sends those bytes later", () => {
+    const e = engine({ maxConnections: 1, outBytes: 256 });
+    const c = e.open();
+    e.send(c, "x".repeat(230)); // the core now has no room for the next event
+    let calls = 0;
+    const payload = { n: 1, get later() { calls++; return `call ${calls}`; } };
+    const held = e.sendOrHold(c, payload, { event: "e", id: "7" });
+    expect(typeof held).toBe("object");
+    payload.n = 2; // too late: JSON.stringify would have read it at the call
+    const behind = e.hold({ toJSON: () => (calls++, "behind") });
+    expect(calls).toBe(2);
+    if (typeof held === "number") throw new Error("unreachable");
+    expect(e.sendHeld(c, held)).toBe(0); // still no room: stays held
+    text(e.drain(c));
+    expect(e.sendHeld(c, held)).toBeGreaterThan(0);
+    expect(e.sendHeld(c, behind)).toBeGreaterThan(0);
+    expect(text(e.drain(c))).toBe('event: e\nid: 7\ndata: {"n":1,"later":"call 1"}\n\ndata: "behind"\n\n');
+    expect(calls).toBe(2);
+    expect(() => e.sendHeld(c, held)).toThrow(TypeError); // sent once
+    e.release(held); // idempotent
+  });
+
+  it("keeps the strings its tape names in place while it waits, however many are kept after it", () => {
+    const e = engine({ maxConnections: 3, outBytes: 1024 });
+    const [full, free] = [e.open(), e.open()];
+    const record = (i: number, name: string) => ({ i, name, unit: "celsius" });
+    // Twice in a row: the second tape names "sensor-a" and "celsius" where they are kept.
+    e.send(free, record(0, "sensor-a"));
+    e.send(full, "x".repeat(1000));
+    const held = e.sendOrHold(full, record(1, "sensor-a"));
+    if (typeof held === "number") throw new Error("the core should be full");
+    expect(held.pinsKept).toBe(true);
+    // Enough other repeated strings to fill the 4 KiB kept space many times over.
+    for (let i = 0; i < 2000; i++) {
+      const name = `name-${i}-${"k".repeat(40)}`;
+      e.send(free, record(i, name));
+      e.send(free, record(i, name));
+      text(e.drain(free));
+    }
+    text(e.drain(full));
+    expect(e.sendHeld(full, held)).toBeGreaterThan(0);
+    expect(text(e.drain(full))).toBe(`data: ${JSON.stringify(record(1, "sensor-a"))}\n\n`);
+    // Released, the space starts over and later records come out right.
+    const later = [record(5, "again"), record(6, "again"), record(7, "again")];
+    assertSameAsStringify(e, later);
+  });
 });

@@ -2,7 +2,7 @@
 // while it sleeps and while it waits on backpressure, and the core slot is freed.
 import { afterEach, describe, expect, it } from "vitest";
 import { CancelledError, withSse, type Sse } from "../host/index.js";
-import { reader, until } from "./helpers/events.js";
+import { readAll, reader, until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
 import { rawGet } from "./helpers/raw.js";
 
@@ -176,5 +176,47 @@ describe("client disconnect", () => {
     expect(events.events()).toHaveLength(400);
     expect(events.events().every((e) => e.data === big)).toBe(true);
     expect(listener.openConnections).toBe(0);
+  });
+});
+
+describe("sse.signal at a normal end", () => {
+  it("aborts with an AbortError (not a CancelledError) when the handler returns or throws, so work tied to it is released", async () => {
+    const seen = new Map<string, { sse: Sse; released: boolean; hang?: Promise<unknown> }>();
+    let hangCancelled: unknown;
+    const listener = withSse(async (req: { url?: string }, sse) => {
+      const url = req.url!;
+      if (url === "/hang") {
+        await sse.sleep(60_000).catch((e: unknown) => (hangCancelled = e));
+        return;
+      }
+      const entry: { sse: Sse; released: boolean; hang?: Promise<unknown> } = { sse, released: false };
+      seen.set(url, entry);
+      await sse.send("hello");
+      if (url === "/late") return; // the signal is first read after the end: made already aborted
+      sse.signal.addEventListener("abort", () => (entry.released = true));
+      // A request tied to the stream, left running when the handler ends: the abort cancels it.
+      entry.hang = fetch(`${running!.url}/hang`, { signal: sse.signal }).then((r) => r.text());
+      entry.hang.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (url === "/throws") throw new Error("boom");
+    }, { onError: () => {} });
+    running = await serve(listener);
+    for (const path of ["/returns", "/throws", "/late"]) {
+      const { stream } = await readAll(`${running.url}${path}`);
+      expect(stream.events().map((e) => e.data)).toEqual(["hello"]);
+      const entry = seen.get(path)!;
+      const sse = entry.sse;
+      await sse.closed;
+      expect(sse.signal.aborted, path).toBe(true);
+      expect(sse.signal.reason).toBeInstanceOf(DOMException);
+      expect(sse.signal.reason).not.toBeInstanceOf(CancelledError);
+      expect((sse.signal.reason as DOMException).name).toBe("AbortError");
+      if (path === "/late") continue;
+      expect(entry.released, path).toBe(true);
+      await expect(entry.hang).rejects.toMatchObject({ name: "AbortError" });
+      await until(() => hangCancelled instanceof CancelledError, 2000, "the tied request's handler to be cancelled");
+      hangCancelled = undefined;
+    }
+    await until(() => listener.openConnections === 0, 2000, "every slot to be free");
   });
 });

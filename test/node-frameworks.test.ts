@@ -1,10 +1,12 @@
 // The same listener, unchanged, under Express, Connect, node:https and node:http2 (cleartext and TLS),
 // read by real clients: the same events and the right headers for each protocol.
+import compression from "compression";
 import connectApp from "connect";
 import express from "express";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, get as httpGet } from "node:http";
 import { request as httpsRequest, createServer as createHttpsServer } from "node:https";
 import { connect, createSecureServer, createServer as createH2Server, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import { createGunzip } from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { counter } from "../examples/counter.js";
 import { CancelledError, withSse } from "../host/index.js";
@@ -89,6 +91,41 @@ describe("Express", () => {
     running = await listen(app.listen(0, "127.0.0.1"));
     const response = await fetch(`${running.url}/events`, { method: "POST" });
     expect(response.status).toBe(405);
+  });
+});
+
+describe("Express with compression()", () => {
+  it("gets each event through gzip while the handler runs when no-transform was stripped: every write is flushed", async () => {
+    const app = express();
+    app.use(compression());
+    // What a proxy or middleware that drops Cache-Control does: compression no longer sees no-transform, and gzips.
+    app.use((_req, res, next) => {
+      const writeHead = res.writeHead as (status: number, headers?: Record<string, string>) => unknown;
+      res.writeHead = function (this: unknown, status: number, headers?: Record<string, string>) {
+        if (headers !== undefined) delete headers["Cache-Control"];
+        return writeHead.call(this, status, headers);
+      } as typeof res.writeHead;
+      next();
+    });
+    const stream = reader();
+    const failures: unknown[] = [];
+    app.get("/events", withSse(async (_req, sse) => {
+      for (let i = 0; i < 3; i++) {
+        await sse.send({ i });
+        // The client must have decoded event i before the handler goes on (and long before it ends).
+        await until(() => stream.events().length > i, 2000, `event ${i} through gzip`);
+      }
+    }, { onError: (error) => failures.push(error) }));
+    running = await listen(app.listen(0, "127.0.0.1"));
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      httpGet(`${running!.url}/events`, { headers: { Accept: "text/event-stream", "Accept-Encoding": "gzip" } }, (res) => {
+        res.pipe(createGunzip()).on("data", (d: Buffer) => stream.feed(d)).on("end", () => resolve(res.headers)).on("error", reject);
+      }).on("error", reject);
+    });
+    expect(failures).toEqual([]);
+    expect(headers["content-encoding"]).toBe("gzip");
+    expect(headers["cache-control"]).toBeUndefined();
+    expect(stream.events().map((e) => e.data)).toEqual(['{"i":0}', '{"i":1}', '{"i":2}']);
   });
 });
 

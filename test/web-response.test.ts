@@ -101,6 +101,45 @@ describe("sseResponse (fetch-style Response)", () => {
     expect(seen).toEqual(["cancelled", "finally, aborted"]);
   });
 
+  it("aborts sse.signal with an AbortError (not a CancelledError) when the handler returns or throws, releasing work tied to it", async () => {
+    const app = new Hono();
+    const seen = new Map<string, { sse: WebSse; released: boolean; tied?: Promise<unknown> }>();
+    let tiedCancelled: unknown;
+    app.get("/hang", (c) => sseResponse(c.req.raw, async (sse) => {
+      await sse.sleep(60_000).catch((e: unknown) => (tiedCancelled = e));
+    }));
+    app.get("/:how", (c) => sseResponse(c.req.raw, async (sse) => {
+      const how = c.req.param("how");
+      const entry: { sse: WebSse; released: boolean; tied?: Promise<unknown> } = { sse, released: false };
+      seen.set(how, entry);
+      sse.signal.addEventListener("abort", () => (entry.released = true));
+      // A request tied to the stream, left running when the handler ends: the abort cancels it.
+      entry.tied = fetch(`${url}/hang`, { signal: sse.signal }).then((r) => r.text());
+      entry.tied.catch(() => {});
+      await sse.send("hello");
+      // A sleep left pending is not cut short by a normal end (only a cancellation does that).
+      void sse.sleep(30).then(() => seen.set(`${how} slept`, entry));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (how === "throws") throw new Error("boom");
+    }, { onError: () => {} }));
+    const { url } = await start(app);
+    for (const how of ["returns", "throws"]) {
+      const { stream } = await readAll(`${url}/${how}`);
+      expect(stream.events().map((e) => e.data)).toEqual(["hello"]);
+      const entry = seen.get(how)!;
+      await entry.sse.closed;
+      expect(entry.sse.signal.aborted, how).toBe(true);
+      expect(entry.sse.signal.reason).toBeInstanceOf(DOMException);
+      expect(entry.sse.signal.reason).not.toBeInstanceOf(CancelledError);
+      expect((entry.sse.signal.reason as DOMException).name).toBe("AbortError");
+      expect(entry.released, how).toBe(true);
+      await expect(entry.tied).rejects.toMatchObject({ name: "AbortError" });
+      await until(() => tiedCancelled instanceof CancelledError, 2000, "the tied request's handler to be cancelled");
+      tiedCancelled = undefined;
+      await until(() => seen.has(`${how} slept`), 2000, "the pending sleep to run out");
+    }
+  });
+
   it("rejects bad input with a typed error and keeps the stream usable", async () => {
     const app = new Hono();
     const errors: unknown[] = [];
@@ -165,6 +204,11 @@ describe("sseResponse (fetch-style Response)", () => {
       await fetch(`${url}/events?lastEventId=a%00b`),
       await fetch(`${url}/events`, { headers: { "last-event-id": "x".repeat(257) } }),
       await fetch(`${url}/events`, { headers: { "last-event-id": "\xff" } }), // the byte 0xff: not UTF-8
+      // The query parameter follows the header's rule: its percent-decoded bytes must be UTF-8.
+      await fetch(`${url}/events?lastEventId=%FF`),
+      await fetch(`${url}/events?lastEventId=%ED%A0%80`),
+      await fetch(`${url}/events?lastEventId=%ZZ`),
+      await fetch(`${url}/events?lastEventId=${"x".repeat(257)}`),
     ];
     for (const response of refused) {
       expect(response.status).toBe(400);
@@ -175,7 +219,8 @@ describe("sseResponse (fetch-style Response)", () => {
     await (await fetch(`${url}/events`, { headers: { "last-event-id": "x".repeat(256) } })).text();
     // EventSource sends the id as UTF-8; fetch sends each char below U+0100 as one byte.
     await (await fetch(`${url}/events`, { headers: { "last-event-id": Buffer.from("é").toString("latin1") } })).text();
-    expect(seen).toEqual([["x".repeat(256), "x".repeat(256)], ["é", "é"]]);
+    await (await fetch(`${url}/events?lastEventId=%C3%A9+1`)).text();
+    expect(seen).toEqual([["x".repeat(256), "x".repeat(256)], ["é", "é"], ["é 1", "é 1"]]);
     await until(() => openSlots() === 0, 2000, "the slots to be free");
   });
 

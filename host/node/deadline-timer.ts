@@ -1,6 +1,6 @@
-// One timer for the earliest of many keep-alive deadlines, fired a little late (slack) so
-// deadlines that fall close together are served by one wake-up instead of one each. Unref'd:
-// keep-alives never keep a process alive.
+// One timer for the earliest of many deadlines (keep-alives, stall windows), fired a little
+// late (slack) so deadlines that fall close together are served by one wake-up instead of one
+// each. Unref'd: these never keep a process alive.
 import { MAX_DELAY_MS } from "./long-timer.js";
 
 export class DeadlineTimer {
@@ -8,9 +8,9 @@ export class DeadlineTimer {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
 
-  /** `now` is the clock deadlines are on; `fire` runs at the deadline (plus slack). */
-  constructor(keepAliveMs: number, private readonly now: () => number, private readonly fire: () => void) {
-    this.slackMs = Math.min(1000, keepAliveMs / 10);
+  /** `now` is the clock deadlines are on; `fire` runs at the deadline plus slack, a tenth of `intervalMs` (the keep-alive or stall limit), at most 1 s. */
+  constructor(intervalMs: number, private readonly now: () => number, private readonly fire: () => void) {
+    this.slackMs = Math.min(1000, intervalMs / 10);
   }
 
   get armed(): boolean {

@@ -1,6 +1,7 @@
 // Core instances for one withSse: a stream needs a connection slot, the pool adds an instance
 // (same compiled module, its own memory) when every slot is taken, up to maxConnections.
-// It also owns time: one unref'd timer for every keep-alive deadline of every instance.
+// It also owns time: one unref'd timer for every keep-alive deadline of every instance, and the
+// stall limit's watch (slow-clients.ts).
 //
 // Rules
 // - A frame's keep-alive deadline starts from the core's clock, so the pool sets the clock
@@ -21,6 +22,7 @@
 import { Engine, type Conn } from "../../bindings/index.js";
 import { sseInstance } from "./wasm.js";
 import { DeadlineTimer } from "./deadline-timer.js";
+import { stallWatch, type StallWatch } from "./slow-clients.js";
 
 export interface Slot {
   readonly engine: Engine;
@@ -48,6 +50,7 @@ export interface PoolConfig {
   maxConnections: number;
   maxEventBytes: number;
   connectionsPerEngine: number;
+  stallTimeoutMs: number;
 }
 
 export class EnginePool {
@@ -56,6 +59,8 @@ export class EnginePool {
   private readonly epoch = performance.now();
   private capacity = 0;
   private readonly timer: DeadlineTimer;
+  /** The stall limit's watch over this pool's blocked streams (shared with pools of the same limit); none when it is off. */
+  readonly stalls: StallWatch | undefined;
   /** Engines whose core clock was set in this turn of the event loop (cleared at its end). */
   private readonly clocked = new Set<Engine>();
 
@@ -64,6 +69,7 @@ export class EnginePool {
     private readonly onFault: FaultReporter,
   ) {
     this.timer = new DeadlineTimer(config.keepAliveMs, () => this.now(), () => this.fire());
+    this.stalls = stallWatch(config.stallTimeoutMs);
   }
 
   /** Connection slots in use. */

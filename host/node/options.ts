@@ -1,6 +1,8 @@
 // withSse's options, their defaults, and the checks that turn a bad configuration into a
 // RangeError at setup rather than a surprise under load.
 import type { Channel } from "./channel.js";
+import type { CorsOption } from "./cors.js";
+import { STALL_TIMEOUT_MS } from "./slow-clients.js";
 
 export interface WithSseOptions<Req = unknown> {
   /** A `:` comment after this many ms without bytes on a stream (default 15000; 0: off). */
@@ -9,8 +11,13 @@ export interface WithSseOptions<Req = unknown> {
   maxConnections?: number;
   /** Core outbound space per stream, so also the largest event frame (default 64 KiB). */
   maxEventBytes?: number;
-  /** A stream with more bytes than this queued towards a client that stops reading is disconnected (default 1 MiB). */
+  /**
+   * A stream that would hold more than this for a client that lags (bytes queued, plus sends
+   * waiting for room: see README "Limits and defaults") is disconnected (default 1 MiB).
+   */
   maxBufferedBytes?: number;
+  /** A client that takes no bytes for this many ms while some are pending is disconnected (default 60000; 0: off). */
+  stallTimeoutMs?: number;
   /** Retry-After (seconds) on the 503 sent when every connection is in use (default 5). */
   retryAfterSeconds?: number;
   /** Connection slots per core instance; the pool adds instances as streams open (default 64). */
@@ -25,6 +32,13 @@ export interface WithSseOptions<Req = unknown> {
    * Last-Event-ID it cannot resume gets 204 (EventSource stops) before any stream opens.
    */
   resumeFrom?: Channel;
+  /**
+   * Which other origins' pages may read these streams (CORS): `true` any, an origin or a list
+   * of them, or `(origin) => boolean`; `{ origin, credentials: true }` for EventSource's
+   * `withCredentials`. Default: none (same origin only). An origin function that throws (or
+   * answers anything but a boolean) allows nothing, and its error goes to onError. See cors.ts.
+   */
+  cors?: CorsOption;
 }
 
 export interface StreamConfig {
@@ -32,6 +46,7 @@ export interface StreamConfig {
   maxConnections: number;
   maxEventBytes: number;
   maxBufferedBytes: number;
+  stallTimeoutMs: number;
   retryAfterSeconds: number;
   connectionsPerEngine: number;
 }
@@ -42,6 +57,7 @@ export function resolveOptions(o: WithSseOptions<never>): StreamConfig {
     maxConnections: o.maxConnections ?? 10_000,
     maxEventBytes: o.maxEventBytes ?? 64 * 1024,
     maxBufferedBytes: o.maxBufferedBytes ?? 1024 * 1024,
+    stallTimeoutMs: o.stallTimeoutMs ?? STALL_TIMEOUT_MS,
     retryAfterSeconds: o.retryAfterSeconds ?? 5,
     connectionsPerEngine: o.connectionsPerEngine ?? 64,
   };
@@ -50,6 +66,7 @@ export function resolveOptions(o: WithSseOptions<never>): StreamConfig {
   check("maxConnections", config.maxConnections, 1, Number.MAX_SAFE_INTEGER, true);
   check("maxEventBytes", config.maxEventBytes, 64, 0x4000_0000, true);
   check("maxBufferedBytes", config.maxBufferedBytes, config.maxEventBytes, Number.MAX_SAFE_INTEGER, true);
+  check("stallTimeoutMs", config.stallTimeoutMs, 0, Number.MAX_SAFE_INTEGER, false);
   check("retryAfterSeconds", config.retryAfterSeconds, 0, Number.MAX_SAFE_INTEGER, true);
   check("connectionsPerEngine", config.connectionsPerEngine, 1, 65535, true);
   return config;

@@ -6,8 +6,22 @@
 //   connection's outBytes), `queued` (copies taken out of the core plus broadcast frames,
 //   never more than maxBufferedBytes with what Node holds) and Node's writable buffer.
 // - While Node's writable needs 'drain', nothing more is written; frames wait in the core, and
-//   a send that finds the core full waits too. A broadcast frame cannot wait (it would stall
-//   every subscriber), so a stream whose queue would pass maxBufferedBytes is disconnected.
+//   a send that finds the core full waits too.
+// - What a stream holds for its client is bounded by maxBufferedBytes: Node's buffer, `queued`,
+//   and the sends waiting behind another waiting send (sends nobody awaited: each holds its
+//   event, counted by waitingCost). A broadcast frame or such a send that would pass it
+//   disconnects the stream as too slow (CancelledError; EventSource reconnects and resumes):
+//   a frame cannot wait (it would stall every subscriber), and unawaited sends to a frozen
+//   reader would pile up without end (189,000 held 117 MB). An awaited send never counts.
+// - The stall limit (slow-clients.ts): while Node's writable needs 'drain', the stream is in the
+//   pool's StallWatch; Node's buffer or libuv's queue under it shrinking is progress, and a
+//   client that takes nothing for stallTimeoutMs is disconnected, whatever filled its buffers:
+//   sends, broadcasts, replays, keep-alives (they wait in the core meanwhile). A response that
+//   ended with bytes still in Node's buffer is watched until it closes, so a client that never
+//   takes its last bytes does not keep the connection either.
+// - A payload is serialised once, at its send() call, as JSON.stringify there would be: a send
+//   that must wait keeps the bytes staged then (a HeldEvent), so its toJSON, getters and traps
+//   never run twice and later changes to the payload do not reach the client.
 // - Order is the order of calls: a broadcast frame first moves the core's pending bytes into
 //   `queued`, so it lands after them.
 // - After the client goes, every pending and later send()/sleep() rejects with CancelledError
@@ -18,19 +32,23 @@
 // returns one shared resolved promise; the core is asked for pending bytes only when something
 // was framed into it since the last look (`framed`); a broadcast run of one turn is one queued
 // Segment; the AbortController, `closed` and `responseClosed` exist only once someone asks.
-import type { Conn, Engine, SendOptions } from "../../bindings/index.js";
+import type { Conn, Engine, HeldEvent, SendOptions } from "../../bindings/index.js";
 import type { Batch } from "./broadcast-batch.js";
 import { Segment } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
 import type { EnginePool, Occupant, Slot } from "./engine-pool.js";
 import { scheduleFlush } from "./flush-queue.js";
 import { Sleeps } from "./sleep.js";
+import { waitingCost, type Progress, type Stallable } from "./slow-clients.js";
+import { streamEnded } from "./stream-ended.js";
 
 /** The `sse` object a handler receives. */
 export interface Sse {
   /**
    * Sends one event: a string as text, a Uint8Array as UTF-8 text, anything else as JSON.
    * Resolves once the frame is in the stream's bounded buffer; waits while the client lags.
+   * A client that falls maxBufferedBytes behind, or takes no bytes for stallTimeoutMs, is
+   * disconnected: this and every waiting send reject with CancelledError.
    * A string second argument is the event name, as in Microdot.
    */
   send(data: unknown, options?: SendOptions | string): Promise<void>;
@@ -40,7 +58,11 @@ export interface Sse {
   sleep(ms: number): Promise<void>;
   /** Where a reconnecting client left off: the Last-Event-ID header, else the `lastEventId` query parameter. */
   readonly lastEventId: string | undefined;
-  /** Aborts (reason: a CancelledError) when the client disconnects. */
+  /**
+   * Aborts when the stream ends, as `closed` resolves: with a CancelledError when the client
+   * disconnects (or the server closes, or the core fails), with a DOMException named
+   * "AbortError" when the handler returns or throws.
+   */
   readonly signal: AbortSignal;
   /** Resolves when the stream is over, whoever ended it. */
   readonly closed: Promise<void>;
@@ -54,6 +76,8 @@ export interface StreamResponse {
   readonly writableLength: number;
   on(event: "close" | "drain" | "error", listener: (error?: unknown) => void): unknown;
   once(event: "close", listener: () => void): unknown;
+  /** Added by compression(): pushes out what its compressor holds. Node's own responses have none. */
+  flush?(): void;
 }
 
 /** Told synchronously when a stream ends, whoever ended it: a channel it subscribed to. */
@@ -64,6 +88,10 @@ export interface EndListener {
 interface Waiter {
   /** Bytes framed, 0 while the core is full. */
   frame: () => number;
+  /** What it counts towards maxBufferedBytes (0 for the first to wait). */
+  cost: number;
+  /** A send's event, serialised at its call (a comment has none): released if it is never sent. */
+  held: HeldEvent | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -73,7 +101,7 @@ type State = "open" | "ending" | "done";
 /** What every send the core accepts at once returns. */
 const ACCEPTED = Promise.resolve();
 
-export class SseStream implements Sse, Occupant, Slot {
+export class SseStream implements Sse, Occupant, Slot, Stallable {
   readonly engine: Engine;
   readonly conn: Conn;
   readonly lastEventId: string | undefined;
@@ -84,6 +112,8 @@ export class SseStream implements Sse, Occupant, Slot {
   private controller: AbortController | undefined;
   private sleeps: Sleeps | undefined;
   private waiters: Waiter[] | undefined;
+  /** The waiters' costs. */
+  private waitingBytes = 0;
   private queued: Array<Uint8Array | Segment> | undefined;
   private queuedBytes = 0;
   /** The queue's last entry, while it is a broadcast run that the next frame of its batch may extend. */
@@ -126,7 +156,7 @@ export class SseStream implements Sse, Occupant, Slot {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.reason !== undefined) this.controller.abort(this.reason);
+      if (this.isDone()) this.controller.abort(this.reason ?? streamEnded());
     }
     return this.controller.signal;
   }
@@ -145,14 +175,16 @@ export class SseStream implements Sse, Occupant, Slot {
 
   send(data: unknown, options?: SendOptions | string): Promise<void> {
     if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
-    if (this.waiters === undefined || this.waiters.length === 0) {
-      try {
-        if (this.trySend(data, options) > 0) return ACCEPTED;
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    let held: HeldEvent;
+    try {
+      const now = this.waiters === undefined || this.waiters.length === 0;
+      const framed = this.frameOrHold(data, options, now);
+      if (framed === undefined) return ACCEPTED;
+      held = framed;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.wait(() => this.trySend(data, options));
+    return this.wait(() => this.sendHeld(held), held.bytes.length, held);
   }
 
   comment(text: string): Promise<void> {
@@ -165,7 +197,7 @@ export class SseStream implements Sse, Occupant, Slot {
         return Promise.reject(error);
       }
     }
-    return this.wait(() => this.tryComment(line));
+    return this.wait(() => this.tryComment(line), line.length);
   }
 
   sleep(ms: number): Promise<void> {
@@ -181,8 +213,10 @@ export class SseStream implements Sse, Occupant, Slot {
     if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
       const before = this.res.writableLength;
-      if (before + chunk.length > this.maxBufferedBytes) return this.disconnect();
+      if (before + chunk.length > this.maxBufferedBytes) return this.disconnect(tooSlow());
       if (!this.res.write(chunk)) this.awaitDrain();
+      // Under compression() (once a proxy stripped no-transform), gzip would hold every event until the end.
+      this.res.flush?.();
       this.buffered = this.res.writableLength;
     }
     if (this.waiters !== undefined) this.serveWaiters();
@@ -209,6 +243,21 @@ export class SseStream implements Sse, Occupant, Slot {
   keepAliveDue(): void {
     this.framed = true;
     scheduleFlush(this);
+  }
+
+  /** For the stall watch, while nothing is written (Node needs 'drain'): what Node and libuv still hold. */
+  advanced(mark: Progress): boolean {
+    const a = this.res.writableLength;
+    const b = socketQueue(this.res);
+    const moved = a !== mark.a || b !== mark.b;
+    mark.a = a;
+    mark.b = b;
+    return moved;
+  }
+
+  /** The stall watch saw no bytes taken for a whole window. */
+  stalled(): void {
+    this.disconnect(new CancelledError("the client took no bytes for stallTimeoutMs"));
   }
 
   /** Runs `listener` when the stream ends (once, however it ends); a listener added twice is told once. */
@@ -261,6 +310,8 @@ export class SseStream implements Sse, Occupant, Slot {
     this.pool.close(this.slot);
     if (chunk === undefined) this.res.end();
     else this.res.end(chunk);
+    // A client that never takes what Node still holds would keep the connection: watched until the response closes.
+    if (this.res.writableLength > 0) this.pool.stalls?.block(this);
     this.ended();
   }
 
@@ -284,20 +335,52 @@ export class SseStream implements Sse, Occupant, Slot {
     return this.state === "done";
   }
 
-  private wait(frame: () => number): Promise<void> {
+  /**
+   * A send (of `bytes`) to frame once the core has room. The first to wait is free (an awaited
+   * send waits alone); one behind it (nobody awaited it) counts.
+   */
+  private wait(frame: () => number, bytes: number, held?: HeldEvent): Promise<void> {
+    let cost = 0;
+    if (this.waiters !== undefined && this.waiters.length > 0) {
+      cost = waitingCost(bytes);
+      if (!this.holds(cost)) {
+        if (held !== undefined) this.slot.engine.release(held);
+        return Promise.reject(this.reason);
+      }
+      this.waitingBytes += cost;
+    }
     return new Promise((resolve, reject) => {
-      (this.waiters ??= []).push({ frame, resolve, reject });
+      (this.waiters ??= []).push({ frame, cost, held, resolve, reject });
       scheduleFlush(this);
     });
   }
 
-  /** Frames one event now if the core has room; 0 if it has none. A trap cancels the stream and throws its reason. */
-  private trySend(data: unknown, options: SendOptions | string | undefined): number {
+  /**
+   * Serialises an event once, at its call, as JSON.stringify there would: framed at once when
+   * `now` and the core has room (undefined), else kept as a HeldEvent to frame later. A trap
+   * cancels the stream and throws its reason.
+   */
+  private frameOrHold(data: unknown, options: SendOptions | string | undefined, now: boolean): HeldEvent | undefined {
+    const { engine, conn } = this.slot;
+    let framed: number | HeldEvent;
+    try {
+      this.pool.beforeFrame(engine);
+      framed = now ? engine.sendOrHold(conn, data, options) : engine.hold(data, options);
+    } catch (error) {
+      throw this.trapped(error);
+    }
+    if (typeof framed !== "number") return framed;
+    this.framedNow();
+    return undefined;
+  }
+
+  /** Frames a held event if the core has room now; 0 if it has none. */
+  private sendHeld(held: HeldEvent): number {
     const { engine, conn } = this.slot;
     let n: number;
     try {
       this.pool.beforeFrame(engine);
-      n = engine.trySend(conn, data, options);
+      n = engine.sendHeld(conn, held);
     } catch (error) {
       throw this.trapped(error);
     }
@@ -341,11 +424,13 @@ export class SseStream implements Sse, Occupant, Slot {
       } catch (error) {
         if (this.isDone()) return;
         waiters.shift();
+        this.waitingBytes -= waiter.cost;
         waiter.reject(error);
         continue;
       }
       if (n === 0) return;
       waiters.shift();
+      this.waitingBytes -= waiter.cost;
       waiter.resolve();
     }
     this.onIdle?.();
@@ -356,17 +441,23 @@ export class SseStream implements Sse, Occupant, Slot {
     if (this.state === "done") return false;
     if (this.framed) this.spill();
     if (this.isDone()) return false; // the core trapped
-    const after = this.queuedBytes + length;
-    // The cached figure only errs high (Node drains in the background): look again before dropping.
-    if (this.buffered + after > this.maxBufferedBytes && (this.buffered = this.res.writableLength) + after > this.maxBufferedBytes) {
-      this.disconnect();
-      return false;
-    }
+    if (!this.holds(length)) return false;
     if (!this.touched) {
       this.touched = true;
       this.pool.touch(this.slot, this);
     }
     scheduleFlush(this);
+    return true;
+  }
+
+  /** Whether the stream may hold `more` bytes for its client; if not, it is disconnected as too slow. */
+  private holds(more: number): boolean {
+    const after = this.queuedBytes + this.waitingBytes + more;
+    // The cached figure only errs high (Node drains in the background): look again before dropping.
+    if (this.buffered + after > this.maxBufferedBytes && (this.buffered = this.res.writableLength) + after > this.maxBufferedBytes) {
+      this.disconnect(tooSlow());
+      return false;
+    }
     return true;
   }
 
@@ -417,10 +508,12 @@ export class SseStream implements Sse, Occupant, Slot {
 
   private awaitDrain(): void {
     this.needDrain = true;
+    this.pool.stalls?.block(this);
     if (this.drainListening) return;
     this.drainListening = true;
     this.res.on("drain", () => {
       this.needDrain = false;
+      this.pool.stalls?.unblock(this);
       this.buffered = this.res.writableLength;
       // Not a flush now: 'drain' often comes on the tick after a write the socket took at
       // once, before the handler's microtasks frame anything new, so a flush here would send a
@@ -431,11 +524,13 @@ export class SseStream implements Sse, Occupant, Slot {
 
   private responseGone(closed: boolean): void {
     if (closed) this.responseOver = true;
+    this.pool.stalls?.unblock(this);
     this.cancel();
   }
 
-  private disconnect(): void {
-    this.cancel();
+  /** Cuts the client (its handler may have returned already: then only the connection goes). */
+  private disconnect(reason: CancelledError): void {
+    this.cancel(reason);
     this.res.destroy();
   }
 
@@ -448,14 +543,20 @@ export class SseStream implements Sse, Occupant, Slot {
     this.queued = undefined;
     this.run = undefined;
     this.queuedBytes = 0;
-    if (this.waiters !== undefined) for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    this.waitingBytes = 0;
+    if (this.waiters !== undefined) {
+      for (const waiter of this.waiters.splice(0)) {
+        if (waiter.held !== undefined) this.slot.engine.release(waiter.held);
+        waiter.reject(error);
+      }
+    }
     this.sleeps?.cancel(error);
-    this.controller?.abort(error);
     this.onIdle?.();
     this.ended();
   }
 
   private ended(): void {
+    this.controller?.abort(this.reason ?? streamEnded());
     this.resolveClosed?.();
     const listeners = this.endListeners;
     this.endListeners = undefined;
@@ -463,6 +564,21 @@ export class SseStream implements Sse, Occupant, Slot {
     if (Array.isArray(listeners)) for (const listener of listeners) listener.streamEnded(this);
     else listeners.streamEnded(this);
   }
+}
+
+function tooSlow(): CancelledError {
+  return new CancelledError("the client fell more than maxBufferedBytes behind");
+}
+
+/**
+ * libuv's queue under an HTTP/1 response's socket. Node's buffer shrinks a whole write at a
+ * time; this shrinks as the kernel takes each part of one, so a slow reader of a large write
+ * shows progress (Node's own socket timeout reads it the same way). HTTP/2 streams share their
+ * socket, whose queue would show other streams' progress: theirs is not read.
+ */
+function socketQueue(res: StreamResponse): number {
+  const r = res as { stream?: unknown; socket?: { _handle?: { writeQueueSize?: number } | null } | null };
+  return r.stream === undefined ? (r.socket?._handle?.writeQueueSize ?? 0) : 0;
 }
 
 function onCloseOrError(res: StreamResponse, listener: (error?: unknown) => void): void {

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { InvalidFieldError } from "../../bindings/index.js";
 import { CancelledError } from "./cancelled-error.js";
+import { resolveCors, type Cors, type CorsFailure } from "./cors.js";
 import { EnginePool, type Occupant } from "./engine-pool.js";
 import { streamHeaders } from "./headers.js";
 import { lastEventIdOf } from "./last-event-id.js";
@@ -44,7 +45,8 @@ export interface SseListener<Req> {
 }
 
 interface HeadResponse {
-  writeHead(status: number, headers: Record<string, string>): unknown;
+  setHeader(name: string, value: string): unknown;
+  writeHead(status: number, headers: Readonly<Record<string, string>>): unknown;
   flushHeaders(): void;
   end(text?: string): unknown;
 }
@@ -54,6 +56,7 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
   options: WithSseOptions<Req> = {},
 ): SseListener<Req> {
   const config = resolveOptions(options);
+  const cors = resolveCors(options.cors, "withSse option cors");
   const onError = options.onError ?? logError;
   sseModule(); // a missing or broken build/sse.wasm fails here, not at the first request
   const running = new RunningHandlers();
@@ -67,6 +70,7 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
 
   const listener = (req: Req, response: AnyResponse): void => {
     const head = response as unknown as HeadResponse;
+    if (cors !== undefined && answerCors(cors, req, head, (error) => report(onError, error, req))) return;
     const refused = refusal(req.method, header(req, "accept"));
     if (refused !== undefined) return reply(head, refused.status, refused.headers, refused.message);
     const resumed = lastEventIdOf(header(req, "last-event-id"), req.url);
@@ -150,7 +154,21 @@ function logFault(error: unknown): void {
   console.error("wasm-sse: a core instance trapped and was replaced; its streams ended:", error);
 }
 
-function reply(res: HeadResponse, status: number, headers: Record<string, string>, message?: string): void {
+/** Sets the CORS headers every answer to `req` carries; true if `req` was a preflight, now answered. */
+function answerCors(cors: Cors, req: RequestLike, res: HeadResponse, failed: CorsFailure): boolean {
+  const origin = header(req, "origin");
+  if (req.method === "OPTIONS") {
+    const preflight = cors.preflight(origin, header(req, "access-control-request-method"), header(req, "access-control-request-headers"), failed);
+    if (preflight !== undefined) {
+      reply(res, 204, preflight);
+      return true;
+    }
+  }
+  for (const [name, value] of Object.entries(cors.headers(origin, failed))) res.setHeader(name, value);
+  return false;
+}
+
+function reply(res: HeadResponse, status: number, headers: Readonly<Record<string, string>>, message?: string): void {
   const textHeaders = message === undefined ? headers : { ...headers, "Content-Type": "text/plain; charset=utf-8" };
   res.writeHead(status, textHeaders);
   res.end(message);
