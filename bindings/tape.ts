@@ -235,6 +235,11 @@ export class TapeWriter {
       const shape = recent !== undefined && sameKeys(keys, recent.keys) ? recent : this.shapeOf(keys);
       if (shape !== undefined) return this.shaped(o as Record<string, unknown>, shape);
     }
+    this.spelled(o, keys);
+  }
+
+  /** An object without a shape: each member's key, then its value. */
+  private spelled(o: object, keys: readonly string[]): void {
     this.enter(o);
     this.tag(TAG_OBJECT);
     const record = o as Record<string, unknown>;
