@@ -19,7 +19,7 @@
 // functions, null in arrays, cycles, BigInt); the core checks the tape's shape, so a bad
 // tape is refused, never turned into bad JSON.
 import * as out from "./out";
-import { writeNumber } from "./number";
+import { writeInt, writeNumber } from "./number";
 import { depthStack, scratch, staging, stagingCap, MAX_DEPTH } from "./memory";
 import * as shapes from "./shapes";
 
@@ -158,7 +158,8 @@ export function writeJson(p: usize, end: usize): bool {
       p += 8;
     } else if (tag == TAG_INT32) {
       if (end - p < 4) return false;
-      number(<f64>load<i32>(p));
+      if (out.room() >= 11) out.advance(writeInt(out.cursor(), load<i32>(p)));
+      else out.bytes(scratch, writeInt(scratch, load<i32>(p)));
       p += 4;
     } else if (tag == TAG_STR8 || tag == TAG_STR16) {
       p = string(p, end, tag == TAG_STR16);
@@ -223,7 +224,7 @@ export function flatRecord(p: usize, end: usize): usize {
       p += 8;
     } else if (tag == TAG_INT32) {
       if (end - p < 4) return 0;
-      d += writeNumber(d, <f64>load<i32>(p));
+      d += writeInt(d, load<i32>(p));
       p += 4;
     } else if (tag == TAG_STR8 || tag == TAG_STR_AT) {
       // The text follows its count, or (0x0E) is elsewhere in staging.

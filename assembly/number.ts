@@ -227,6 +227,19 @@ function writeDigits(end: usize, v: u64): void {
   else store<u8>(end - 1, <u8>(w + 0x30));
 }
 
+/** Writes Number::toString of an integer of 32 bits (tape tag 0x0F) at dst, with no f64 test; returns the byte count (at most 11). */
+export function writeInt(dst: usize, i: i32): usize {
+  let p = dst;
+  let w = <u32>i;
+  if (i < 0) {
+    store<u8>(p++, 0x2D);
+    w = 0 - w; // wraps right for -2^31 too
+  }
+  const k = w < 100000000 ? length8(w) : w < 1000000000 ? 9 : 10;
+  digits32(p + k, w);
+  return p + k - dst;
+}
+
 /** Writes ECMAScript Number::toString(x) for a finite x as ASCII at dst; returns the byte count (never more than 25). -0 writes "0". */
 export function writeNumber(dst: usize, x: f64): usize {
   let p = dst;

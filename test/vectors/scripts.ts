@@ -721,6 +721,8 @@ function shapes(): Script[] {
           // Runs of skips (0x10, count): all members, the first, the last, the middle ones;
           // a run ends with its object, so the next object's members are its own.
           [shaped(0, [SKIP, SKIP], true), {}],
+          [shaped(0, [-(2 ** 31), 2 ** 31 - 1]), { a: -(2 ** 31), b: 2 ** 31 - 1 }], // i32 extremes on the record path
+          [shaped(0, [999999999, -100000000]), { a: 999999999, b: -100000000 }],
           [[0x0c, 0, 0, 0x10, 1, ...tapeOf(2)], { b: 2 }],
           [[0x0c, 0, 0, ...tapeOf(1), 0x10, 1], { a: 1 }],
           [shaped(1, [SKIP, SKIP, SKIP, "v"], true), { "w\ud800": "v" }],
