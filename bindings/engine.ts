@@ -32,7 +32,7 @@ export interface EngineOptions {
    * Compile a reader per object shape with `new Function` (default true): about 8% less CPU
    * per event on a stream of records. With false, or where code generation from strings is
    * refused (a CSP without 'unsafe-eval', Cloudflare Workers, node
-   * --disallow-code-generation-from-strings), shapes are read with for…in: the same output.
+   * --disallow-code-generation-from-strings), shapes are read in a loop over their keys: the same output.
    */
   compileShapes?: boolean;
 }

@@ -2,6 +2,8 @@
 // prototypes, other realms, re-entrant sends and values whose tape outgrows their text. Each
 // frame must be JSON.stringify's text; each refusal typed, leaving no state behind.
 // (test/json-differential.test.ts drives the same over real sockets with random graphs.)
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { JsonValueError, ReentrantSendError, type Engine } from "../bindings/index.js";
@@ -262,4 +264,14 @@ describe("an event that waits for room is serialised once, when it is sent", () 
     const later = [record(5, "again"), record(6, "again"), record(7, "again")];
     assertSameAsStringify(e, later);
   });
+});
+
+it("without node:util (browsers, workerd), boxes are told by prototype and brand, and a throwing getPrototypeOf trap is no box", () => {
+  const script = fileURLToPath(new URL("./support/json-without-node-util.ts", import.meta.url));
+  const { out, trapped } = JSON.parse(execFileSync(process.execPath, ["--import", "tsx", script], { encoding: "utf8" })) as {
+    out: { want: string; got: string }[];
+    trapped: number;
+  };
+  for (const { want, got } of out) expect(got).toBe(want);
+  expect(trapped).toBeGreaterThan(0); // the documented difference: the trap runs there
 });

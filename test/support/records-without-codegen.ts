@@ -1,6 +1,6 @@
 // Run by test/json.test.ts under node --disallow-code-generation-from-strings: the frames an
 // Engine makes of some records, and the tape length of one record with shapes and without
-// (shapes must still serve there, their values read with for…in).
+// (shapes must still serve there, their values read in a loop over their keys).
 import { readFileSync } from "node:fs";
 import { Engine } from "../../bindings/index.js";
 import { TapeWriter } from "../../bindings/tape.js";
