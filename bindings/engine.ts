@@ -138,6 +138,15 @@ export class Engine {
     this.tape = new TapeWriter(x.memory.buffer, this.encoded, define, options.compileShapes !== false, kept);
   }
 
+  /**
+   * Whether a payload is being serialised now: code running inside it (a toJSON, a getter, a
+   * Proxy trap) that would stage anything on this engine is refused with ReentrantSendError.
+   * Hosts that queue a call instead of staging it ask this first.
+   */
+  get serialising(): boolean {
+    return this.busy;
+  }
+
   /** Opens a connection; `lastEventId` is what the client sent in Last-Event-ID. */
   open(lastEventId?: string): Conn {
     if (this.busy) throw new ReentrantSendError("open");

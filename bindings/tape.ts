@@ -90,8 +90,12 @@ export class TapeWriter {
   private shapesFull = false;
   /** Where the last skip item (0x0D or 0x10) starts, while it may still grow into a run; else -1. */
   private skipAt = -1;
-  /** The shape last seen at each depth: objects in a loop or an array usually repeat it. */
-  private readonly recent: (Shape | undefined)[] = [];
+  /**
+   * The shape last seen at each depth: objects in a loop or an array usually repeat it. Every
+   * slot is its own (filled, never a hole): a hole would read through to Object.prototype,
+   * where a polluted index could pass for a shape.
+   */
+  private readonly recent: (Shape | undefined)[] = new Array<Shape | undefined>(MAX_DEPTH + 1).fill(undefined);
 
   private readonly encoded: EncodeViews;
   /** The next free byte of the kept-text space. */

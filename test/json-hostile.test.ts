@@ -51,6 +51,22 @@ for (const compileShapes of [true, false]) describe(`shapes never take inherited
     }
   });
 
+  it("never takes a polluted Object.prototype index for the shape last seen at a depth", () => {
+    const e = engine({ compileShapes });
+    const c = e.open();
+    const sent = (v: unknown) => {
+      e.send(c, v);
+      return text(e.drain(c));
+    };
+    expect(sent({ secret: "s3cr3t", b: 2 })).toBe('data: {"secret":"s3cr3t","b":2}\n\n'); // shape 0
+    // What a query-string parser with a prototype-pollution hole could plant: a forged shape at depths 1 and 2, junk at 3.
+    polluted({ 1: { id: 0, keys: ["a", "b"], memo: [] }, 2: { id: 0, keys: ["a"], memo: [] }, 3: "x" }, () => {
+      for (const v of [[{ a: "public", b: 1 }], [[{ a: 1 }]], [[[{ k: 1 }]]], { o: { a: 1, b: 2 } }]) {
+        expect(sent(v)).toBe(`data: ${JSON.stringify(v)}\n\n`);
+      }
+    });
+  });
+
   it("reads a Proxy's keys once and never asks for its prototype", () => {
     const e = engine({ compileShapes });
     const calls = { ownKeys: 0, getPrototypeOf: 0 };

@@ -190,6 +190,29 @@ describe("sseResponse (fetch-style Response)", () => {
     client.socket.destroy();
   });
 
+  it("frames sends in call order when one is made as the reader pulls, while others wait", async () => {
+    for (let round = 0; round < 20; round++) {
+      let sse: WebSse | undefined;
+      const response = sseResponse(new Request("http://x/", { headers: { accept: "text/event-stream" } }), async (s) => {
+        sse = s;
+        await s.closed;
+      }, { highWaterMark: 1, keepAliveMs: 0 });
+      const reader = response.body!.getReader();
+      await until(() => sse !== undefined);
+      const sent = (n: number) => void sse!.send(String(n)).catch(() => {});
+      sent(1); // framed at once: the body is then full
+      await new Promise((r) => setTimeout(r, 1 + (round % 3)));
+      for (let n = 2; n < 2 + (round % 4) + 1; n++) sent(n); // these wait
+      const last = 2 + (round % 4) + 1;
+      const first = reader.read(); // the reader pulls...
+      sent(last); // ...and a send comes in the same turn: it goes after those waiting
+      let got = new TextDecoder().decode((await first).value);
+      while ((got.match(/data: /g) ?? []).length < last) got += new TextDecoder().decode((await reader.read()).value);
+      expect(got.match(/data: \d+/g)).toEqual(Array.from({ length: last }, (_, i) => `data: ${i + 1}`));
+      await reader.cancel();
+    }
+  });
+
   it("refuses a Last-Event-ID the core would refuse with 400, using no slot, and gives the core the one it accepts", async () => {
     const app = new Hono();
     const seen: Array<[string | undefined, string | undefined]> = [];

@@ -32,7 +32,7 @@
 // returns one shared resolved promise; the core is asked for pending bytes only when something
 // was framed into it since the last look (`framed`); a broadcast run of one turn is one queued
 // Segment; the AbortController, `closed` and `responseClosed` exist only once someone asks.
-import type { Conn, Engine, HeldEvent, SendOptions } from "../../bindings/index.js";
+import { ReentrantSendError, type Conn, type Engine, type HeldEvent, type SendOptions } from "../../bindings/index.js";
 import type { Batch } from "./broadcast-batch.js";
 import { Segment } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
@@ -189,6 +189,8 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
 
   comment(text: string): Promise<void> {
     if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
+    // From a payload's own code: refused here too, not queued ahead of the event being serialised.
+    if (this.slot.engine.serialising) return Promise.reject(new ReentrantSendError("comment"));
     const line = String(text);
     if (this.waiters === undefined || this.waiters.length === 0) {
       try {
@@ -340,6 +342,11 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
    * send waits alone); one behind it (nobody awaited it) counts.
    */
   private wait(frame: () => number, bytes: number, held?: HeldEvent): Promise<void> {
+    // The payload's own code (or a comment's toString) may have ended the stream on the way.
+    if (this.isDone()) {
+      if (held !== undefined) this.slot.engine.release(held);
+      return Promise.reject(this.reason ?? new CancelledError("the stream is closed"));
+    }
     let cost = 0;
     if (this.waiters !== undefined && this.waiters.length > 0) {
       cost = waitingCost(bytes);
@@ -367,6 +374,9 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
       this.pool.beforeFrame(engine);
       framed = now ? engine.sendOrHold(conn, data, options) : engine.hold(data, options);
     } catch (error) {
+      // The payload's own code ended this stream on the way (say, a broadcast that cut it as
+      // too slow, which closed its connection): that, not the closed handle, is the outcome.
+      if (this.reason !== undefined && !(error instanceof WebAssembly.RuntimeError)) throw this.reason;
       throw this.trapped(error);
     }
     if (typeof framed !== "number") return framed;

@@ -13,6 +13,8 @@
 //   full) until the body pulls.
 // - A payload is serialised once, at its send() call: a send that waits keeps those bytes (a
 //   HeldEvent), so its toJSON, getters and traps never run twice.
+// - Order is the order of calls: a send frames at once only when none waits before it; the
+//   others wait in line, each for the one before it, and only the first waits for the reader.
 // - Sends that wait behind another waiting send (sends nobody awaits) hold their event: together
 //   at most highWaterMark (at least maxEventBytes) of it, counted by waitingCost; one more cuts
 //   the stream as too slow. An awaited send waits alone and never counts.
@@ -25,7 +27,7 @@
 //   same happens, and the body ends, when the core instance under the stream traps.
 // - When the handler returns or throws, `sse.signal` aborts too, with an AbortError
 //   (stream-ended.ts), so work tied to it is released.
-import { InvalidFieldError, type HeldEvent, type SendOptions } from "../../bindings/index.js";
+import { InvalidFieldError, ReentrantSendError, type HeldEvent, type SendOptions } from "../../bindings/index.js";
 import { CancelledError } from "../node/cancelled-error.js";
 import { resolveCors, type CorsOption } from "../node/cors.js";
 import { lastEventIdOf } from "../node/last-event-id.js";
@@ -105,13 +107,22 @@ function respond(request: Request, handler: (sse: WebSse) => unknown, options: S
   return new Response(opened.body, { headers });
 }
 
+/** What every send framed at once returns. */
+const ACCEPTED = Promise.resolve();
+const ignore = (): void => {};
+
 class WebStream implements WebSse, Occupant, Stallable {
   readonly body: ReadableStream<Uint8Array>;
   readonly closed: Promise<void>;
   private readonly controller = new AbortController();
   private body$!: ReadableStreamDefaultController<Uint8Array>;
   private resolveClosed!: () => void;
-  private waiting: (() => void)[] = [];
+  /** Sends and comments waiting for room or being framed, in call order. */
+  private line = 0;
+  /** The last of them: each waits for the one before it, so they frame in call order. */
+  private tail: Promise<void> = Promise.resolve();
+  /** Wakes the first in line, which waits for the reader to pull. */
+  private room: (() => void) | undefined;
   /** The costs of the sends waiting behind another, and their bound. */
   private waitingBytes = 0;
   private readonly maxWaitingBytes: number;
@@ -160,7 +171,7 @@ class WebStream implements WebSse, Occupant, Stallable {
     // Serialised once, at this call, as JSON.stringify here would be: a send that cannot be
     // framed now keeps the bytes staged then.
     let held: HeldEvent | undefined;
-    if (!this.done && (this.waiting.length > 0 || !this.wants())) {
+    if (!this.done && (this.line > 0 || !this.wants())) {
       try {
         held = instance.call(this.reportFault, () => engine.hold(data, options));
       } catch (error) {
@@ -179,6 +190,8 @@ class WebStream implements WebSse, Occupant, Stallable {
 
   comment(text: string): Promise<void> {
     const { instance, conn } = this.slot;
+    // From a payload's own code: refused here too, not queued ahead of the event being serialised.
+    if (instance.engine.serialising) return Promise.reject(new ReentrantSendError("comment"));
     const line = String(text);
     return this.frame(() => instance.engine.tryComment(conn, line), () => line.length);
   }
@@ -248,34 +261,55 @@ class WebStream implements WebSse, Occupant, Stallable {
   }
 
   /**
-   * Frames once there is room (the body pulled, the core drained); rejects once cancelled.
-   * `bytes`: what the send holds while it waits; `done`: runs however it ends (a held event
-   * that was never sent is released).
+   * Frames in call order once there is room (the body pulled, the core drained); rejects once
+   * cancelled. `bytes`: what the send holds while it waits; `done`: runs however it ends (a
+   * held event that was never sent is released).
    */
-  private async frame(write: () => number, bytes: () => number, done?: () => void): Promise<void> {
-    let cost = 0;
-    try {
-      for (;;) {
-        if (this.done) throw new CancelledError("the stream is closed");
-        if (this.wants()) {
-          const framed = this.slot.instance.frame(this, write);
-          if (framed === undefined) throw new CancelledError("the core instance under the stream failed");
-          if (framed > 0) break;
-          this.flush(); // the core's space is full: move it to the body, then frame again
-          continue;
-        }
-        // The first to wait is free (an awaited send waits alone); one behind it (nobody awaited it) counts.
-        if (cost === 0 && this.waiting.length > 0) {
-          cost = waitingCost(bytes());
-          this.waitingBytes += cost;
-          if (this.waitingBytes > this.maxWaitingBytes) this.cut(new CancelledError("the client fell more than highWaterMark behind"));
-          continue;
-        }
-        await new Promise<void>((resolve) => this.waiting.push(resolve));
+  private frame(write: () => number, bytes: () => number, done?: () => void): Promise<void> {
+    if (!this.done && this.line === 0 && this.wants()) {
+      // Nothing waits before it and the body has room: framed now, no promise made.
+      let framed: number | undefined;
+      try {
+        framed = this.slot.instance.frame(this, write);
+      } catch (error) {
+        done?.();
+        return Promise.reject(error);
       }
-    } finally {
+      if (framed !== undefined && framed > 0) {
+        done?.();
+        this.scheduleFlush();
+        return ACCEPTED;
+      }
+    }
+    // The first to wait is free (an awaited send waits alone); one behind it (nobody awaited it) counts.
+    let cost = 0;
+    if (this.line > 0) {
+      cost = waitingCost(bytes());
+      this.waitingBytes += cost;
+      if (this.waitingBytes > this.maxWaitingBytes) this.cut(new CancelledError("the client fell more than highWaterMark behind"));
+    }
+    this.line++;
+    const turn = this.tail.then(() => this.frameInTurn(write));
+    this.tail = turn.then(ignore, ignore);
+    return turn.finally(() => {
+      this.line--;
       this.waitingBytes -= cost;
       done?.();
+    });
+  }
+
+  /** The first in line: frames once the body wants bytes and the core has room. */
+  private async frameInTurn(write: () => number): Promise<void> {
+    for (;;) {
+      if (this.done) throw new CancelledError("the stream is closed");
+      if (this.wants()) {
+        const framed = this.slot.instance.frame(this, write);
+        if (framed === undefined) throw new CancelledError("the core instance under the stream failed");
+        if (framed > 0) break;
+        this.flush(); // the core's space is full: move it to the body, then frame again
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.room = resolve));
     }
     this.scheduleFlush();
   }
@@ -314,7 +348,9 @@ class WebStream implements WebSse, Occupant, Stallable {
   }
 
   private wake(): void {
-    for (const wake of this.waiting.splice(0)) wake();
+    const room = this.room;
+    this.room = undefined;
+    room?.();
   }
 
   /** No more calls into the slot: the signal aborts, waiting sends wake to reject, and `closed` resolves. */
