@@ -30,14 +30,18 @@ const frameOf = (e: Engine, value: unknown): string => {
   }
 };
 
+/** Sends on one connection of `e`: each call's frame. */
+function stream(e: Engine): (value: unknown) => string {
+  const c = e.open();
+  return (value) => {
+    e.send(c, value);
+    return text(e.drain(c));
+  };
+}
+
 for (const compileShapes of [true, false]) describe(`shapes never take inherited keys (${compileShapes ? "compiled" : "key-loop"} readers)`, () => {
   it("a key made enumerable on Object.prototype after a shape with it was seen stays off the wire", () => {
-    const e = engine({ compileShapes });
-    const c = e.open();
-    const sent = (v: unknown) => {
-      e.send(c, v);
-      return text(e.drain(c));
-    };
+    const sent = stream(engine({ compileShapes }));
     // Each time, the shape with the key is the last one seen at that depth.
     const cases: [unknown, unknown, string][] = [
       [{ isAdmin: false }, {}, "data: {}\n\n"],
@@ -52,12 +56,7 @@ for (const compileShapes of [true, false]) describe(`shapes never take inherited
   });
 
   it("never takes a polluted Object.prototype index for the shape last seen at a depth", () => {
-    const e = engine({ compileShapes });
-    const c = e.open();
-    const sent = (v: unknown) => {
-      e.send(c, v);
-      return text(e.drain(c));
-    };
+    const sent = stream(engine({ compileShapes }));
     expect(sent({ secret: "s3cr3t", b: 2 })).toBe('data: {"secret":"s3cr3t","b":2}\n\n'); // shape 0
     // What a query-string parser with a prototype-pollution hole could plant: a forged shape at depths 1 and 2, junk at 3.
     polluted({ 1: { id: 0, keys: ["a", "b"], memo: [] }, 2: { id: 0, keys: ["a"], memo: [] }, 3: "x" }, () => {
