@@ -18,20 +18,26 @@ type Types = {
 const types = ((globalThis as { process?: { getBuiltinModule?: (id: string) => { types?: Types } | undefined } })
   .process?.getBuiltinModule?.("node:util")?.types);
 
-const numberValue = Number.prototype.valueOf;
-const stringValue = String.prototype.valueOf;
 const booleanValue = Boolean.prototype.valueOf;
 const bigintValue = BigInt.prototype.valueOf;
 
 /** A brand check anywhere: these methods read their slot and throw for anything without it. */
-function branded(valueOf: (this: unknown) => unknown, v: object): boolean {
-  try {
-    valueOf.call(v);
-    return true;
-  } catch {
-    return false;
-  }
+function branded(valueOf: (this: unknown) => unknown): (v: object) => boolean {
+  return (v) => {
+    try {
+      valueOf.call(v);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }
+
+// One test per slot, chosen once: node:util's where there is one, else a brand check.
+const isNumberObject = types?.isNumberObject ?? branded(Number.prototype.valueOf);
+const isStringObject = types?.isStringObject ?? branded(String.prototype.valueOf);
+const isBooleanObject = types?.isBooleanObject ?? branded(booleanValue);
+const isBigIntObject = types?.isBigIntObject ?? branded(bigintValue);
 
 /**
  * Whether v may carry [[NumberData]], [[StringData]], [[BooleanData]] or [[BigIntData]]
@@ -55,10 +61,10 @@ export const mayBeBoxed: (v: object) => boolean = types !== undefined ? types.is
  * object to JSON).
  */
 export function unboxed(v: object): unknown {
-  if (types !== undefined ? types.isNumberObject(v) : branded(numberValue, v)) return +(v as unknown as number); // ToNumber: a BigInt from valueOf throws, as in JSON.stringify
-  if (types !== undefined ? types.isStringObject(v) : branded(stringValue, v)) return String(v);
-  if (types !== undefined ? types.isBooleanObject(v) : branded(booleanValue, v)) return booleanValue.call(v);
-  if (types !== undefined ? types.isBigIntObject(v) : branded(bigintValue, v)) return bigintValue.call(v);
+  if (isNumberObject(v)) return +(v as unknown as number); // ToNumber: a BigInt from valueOf throws, as in JSON.stringify
+  if (isStringObject(v)) return String(v);
+  if (isBooleanObject(v)) return booleanValue.call(v);
+  if (isBigIntObject(v)) return bigintValue.call(v);
   return v;
 }
 

@@ -3,7 +3,8 @@
 import * as abi from "./abi.js";
 import { errorFor, JsonValueError, ReentrantSendError, Status } from "./errors.js";
 import { EncodeViews } from "./encode-views.js";
-import { isUint8Array, TapeWriter } from "./tape.js";
+import { isUint8Array } from "./brands.js";
+import { TapeWriter } from "./tape.js";
 
 export interface EngineOptions {
   /** Connection slots (default 1024). */

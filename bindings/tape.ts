@@ -12,12 +12,10 @@
 // - Every item's tape is at most 3 × its JSON text with separator, so what fits a frame
 //   fits staging (assembly/json.ts; the engine stages 4 × a frame's bytes).
 // - One write at a time: a toJSON, getter or trap that sends on the same engine is refused by
-//   the engine before it reaches here (Engine.frame), so no state of one write leaks into another.
-import { isUint8Array, mayBeBoxed, unboxed } from "./brands.js";
+//   the engine before it reaches here (Engine.stage), so no state of one write leaks into another.
+import { mayBeBoxed, unboxed } from "./brands.js";
 import { EncodeViews } from "./encode-views.js";
 import { errorFor, FrameTooLargeError, JsonValueError, Status } from "./errors.js";
-
-export { isUint8Array };
 
 const TAG_NULL = 0x00;
 const TAG_FALSE = 0x01;
@@ -158,8 +156,13 @@ export class TapeWriter {
     if (typeof v === "object" && v !== null) {
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === "function") return this.resolved(toJSON.call(v, String(key)));
-      // The common object, written out here (resolved() as a call costs a record ~5%).
-      if (!Array.isArray(v) && !mayBeBoxed(v)) {
+      // Arrays and the common object, written out here (resolved() as a call costs a record
+      // ~5%); only a box goes on to step 4 there.
+      if (Array.isArray(v)) {
+        this.array(v);
+        return true;
+      }
+      if (!mayBeBoxed(v)) {
         this.object(v);
         return true;
       }
@@ -422,7 +425,7 @@ export class TapeWriter {
     this.skipAt = -1; // a run never reaches past its object's end (a shaped object has no end tag)
   }
 
-  tag(t: number): void {
+  private tag(t: number): void {
     this.room(1);
     this.u8[this.pos++] = t;
   }

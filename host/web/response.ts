@@ -171,7 +171,7 @@ class WebStream implements WebSse, Occupant, Stallable {
     // Serialised once, at this call, as JSON.stringify here would be: a send that cannot be
     // framed now keeps the bytes staged then.
     let held: HeldEvent | undefined;
-    if (!this.done && (this.line > 0 || !this.wants())) {
+    if (!this.done && !this.framesNow()) {
       try {
         held = instance.call(this.reportFault, () => engine.hold(data, options));
       } catch (error) {
@@ -266,7 +266,7 @@ class WebStream implements WebSse, Occupant, Stallable {
    * held event that was never sent is released).
    */
   private frame(write: () => number, bytes: () => number, done?: () => void): Promise<void> {
-    if (!this.done && this.line === 0 && this.wants()) {
+    if (!this.done && this.framesNow()) {
       // Nothing waits before it and the body has room: framed now, no promise made.
       let framed: number | undefined;
       try {
@@ -340,6 +340,11 @@ class WebStream implements WebSse, Occupant, Stallable {
     this.body$.enqueue(bytes);
     this.enqueued += bytes.length;
     if (!this.wants()) this.stalls?.block(this);
+  }
+
+  /** Whether a send made now is framed at once: none waits before it and the body has room. */
+  private framesNow(): boolean {
+    return this.line === 0 && this.wants();
   }
 
   /** Whether the body has room: the reader pulled what was queued. */
