@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Engine } from "../bindings/index.js";
 import { CancelledError, Channel, withSse, type Sse } from "../host/index.js";
 import { openStream as open, reader, until } from "./helpers/events.js";
+import { slotOf } from "./helpers/slot.js";
 import { serve, type Running } from "./helpers/listen.js";
 import { corruptSlot, NEXT_FREE, RECORD_BYTES, recordOf } from "./helpers/trap.js";
 
@@ -15,11 +16,6 @@ afterEach(async () => {
   await running?.close();
   running = undefined;
 });
-
-/** The engine and handle under an sse object (private to the host; reached here to corrupt it). */
-function slotOf(sse: Sse): { engine: Engine; conn: number } {
-  return (sse as unknown as { slot: { engine: Engine; conn: number } }).slot;
-}
 
 /** A handler that parks every stream under its path and records how it ended. */
 function parking() {

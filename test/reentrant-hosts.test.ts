@@ -5,6 +5,7 @@ import { afterEach, expect, it } from "vitest";
 import { CancelledError, Channel, ReentrantSendError, sseResponse, withSse, type Sse } from "../index.js";
 import type { Engine } from "../bindings/index.js";
 import { until } from "./helpers/events.js";
+import { slotOf } from "./helpers/slot.js";
 import { serve, type Running } from "./helpers/listen.js";
 import { rawGet } from "./helpers/raw.js";
 
@@ -34,7 +35,7 @@ it("withSse: a broadcast from inside a payload that cuts its own stream ends tha
   let engine: Engine | undefined;
   const channel = new Channel();
   await frozenStream(async (sse) => {
-    engine = (sse as unknown as { engine: Engine }).engine;
+    engine = slotOf(sse).engine;
     channel.subscribe(sse);
     await sse.send({ unit: "celsius", x: 0 });
     await sse.send({ unit: "celsius", x: 0 }); // "celsius" is now kept: a held event pins it

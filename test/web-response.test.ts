@@ -5,9 +5,10 @@ import { serve as honoServe } from "@hono/node-server";
 import { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { CancelledError, InvalidFieldError, sseResponse, type Engine, type WebSse } from "../index.js";
-import { openSlots } from "../host/web/slots.js";
+import { CancelledError, InvalidFieldError, sseResponse, type WebSse } from "../index.js";
+import { openSlots } from "../host/web/response.js";
 import { openStream, readAll, until } from "./helpers/events.js";
+import { slotOf } from "./helpers/slot.js";
 import { rawGet } from "./helpers/raw.js";
 import { corruptSlot, NEXT_FREE, RECORD_BYTES, recordOf } from "./helpers/trap.js";
 
@@ -28,12 +29,7 @@ async function start(app: Hono): Promise<{ url: string; port: number }> {
   return { url: `http://127.0.0.1:${port}`, port };
 }
 
-/** The core instance and handle under an sse object (private to the host; reached here to inspect or corrupt it). */
 // Engines are compared by identity as booleans: a failed toBe would print one, wasm memory and all.
-function slotOf(sse: WebSse): { engine: Engine; conn: number } {
-  const slot = (sse as unknown as { slot: { instance: { engine: Engine }; conn: number } }).slot;
-  return { engine: slot.instance.engine, conn: slot.conn };
-}
 
 /** A Hono app whose streams park under their name and record how they ended. */
 function parking(options: (name: string) => Parameters<typeof sseResponse>[2]) {

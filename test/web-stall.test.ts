@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { CancelledError, sseResponse, type WebSse } from "../index.js";
-import { openSlots } from "../host/web/slots.js";
+import { openSlots } from "../host/web/response.js";
 import { until } from "./helpers/events.js";
 import { heapAfterGc } from "./helpers/heap.js";
 import { rawGet } from "./helpers/raw.js";

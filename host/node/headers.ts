@@ -1,7 +1,8 @@
-// The response head of an event stream. `no-transform` keeps compressing proxies from buffering;
-// X-Accel-Buffering: no does the same for nginx. Connection is hop-by-hop: HTTP/2 forbids it
-// (RFC 9113 §8.2.2), and a client that asked to close (or speaks HTTP/1.0) must not be told
-// keep-alive, since Node then keeps the socket open after the stream ends.
+// The response head of an event stream on Node: the common one, plus Connection. It is
+// hop-by-hop: HTTP/2 forbids it (RFC 9113 §8.2.2), and a client that asked to close (or speaks
+// HTTP/1.0) must not be told keep-alive, since Node then keeps the socket open after the
+// stream ends.
+import { STREAM_HEADERS } from "../common/negotiate.js";
 
 export interface RequestVersion {
   readonly httpVersionMajor: number;
@@ -10,11 +11,7 @@ export interface RequestVersion {
 }
 
 export function streamHeaders(req: RequestVersion): Record<string, string> {
-  const headers: Record<string, string> = {
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache, no-transform",
-    "X-Accel-Buffering": "no",
-  };
+  const headers: Record<string, string> = { ...STREAM_HEADERS };
   if (wantsKeepAlive(req)) headers["Connection"] = "keep-alive";
   return headers;
 }

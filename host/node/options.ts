@@ -1,8 +1,9 @@
 // withSse's options, their defaults, and the checks that turn a bad configuration into a
 // RangeError at setup rather than a surprise under load.
-import type { Channel } from "./channel.js";
-import type { CorsOption } from "./cors.js";
-import { STALL_TIMEOUT_MS } from "./slow-clients.js";
+import type { Channel } from "../common/channel.js";
+import { checkRange } from "../common/check-range.js";
+import type { CorsOption } from "../common/cors.js";
+import { STALL_TIMEOUT_MS } from "../common/slow-clients.js";
 
 export interface WithSseOptions<Req = unknown> {
   /** A `:` comment after this many ms without bytes on a stream (default 15000; 0: off). */
@@ -70,11 +71,4 @@ export function resolveOptions(o: WithSseOptions<never>): StreamConfig {
   check("retryAfterSeconds", config.retryAfterSeconds, 0, Number.MAX_SAFE_INTEGER, true);
   check("connectionsPerEngine", config.connectionsPerEngine, 1, 65535, true);
   return config;
-}
-
-/** A RangeError naming `what` unless value is a number (an integer, if asked) in [min, max]. */
-export function checkRange(what: string, value: unknown, min: number, max: number, integer: boolean): void {
-  if (typeof value !== "number" || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`${what} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${String(value)}`);
-  }
 }

@@ -1,7 +1,7 @@
 // The handlers of one withSse that have not finished (their stream's run: the handler settled
 // and the response ended). A promise of a handler's end is made only when close() asks for it;
 // an idle stream costs one set entry here.
-import type { SseStream } from "./sse.js";
+import type { NodeStream } from "./stream.js";
 
 interface Deferred {
   readonly promise: Promise<void>;
@@ -9,16 +9,16 @@ interface Deferred {
 }
 
 export class RunningHandlers {
-  private readonly streams = new Set<SseStream>();
+  private readonly streams = new Set<NodeStream>();
   /** The ends someone waits for. */
-  private readonly awaited = new Map<SseStream, Deferred>();
+  private readonly awaited = new Map<NodeStream, Deferred>();
 
-  add(stream: SseStream): void {
+  add(stream: NodeStream): void {
     this.streams.add(stream);
   }
 
   /** The stream's run is over. */
-  done(stream: SseStream): void {
+  done(stream: NodeStream): void {
     this.streams.delete(stream);
     const deferred = this.awaited.get(stream);
     if (deferred === undefined) return;
@@ -27,8 +27,8 @@ export class RunningHandlers {
   }
 
   /** Every running stream with a promise of its run's end. */
-  withEnds(): Map<SseStream, Promise<void>> {
-    const ends = new Map<SseStream, Promise<void>>();
+  withEnds(): Map<NodeStream, Promise<void>> {
+    const ends = new Map<NodeStream, Promise<void>>();
     for (const stream of this.streams) {
       let deferred = this.awaited.get(stream);
       if (deferred === undefined) {

@@ -3,8 +3,9 @@
 // runs, and its response ends. A client that does not read its last bytes cannot hold the
 // shutdown up: at the deadline its connection is destroyed.
 import { Engine } from "../../bindings/index.js";
-import type { SseStream } from "./sse.js";
-import { sseInstance } from "./wasm.js";
+import { CancelledError } from "../common/cancelled-error.js";
+import { coreInstance } from "../common/core-module.js";
+import type { NodeStream } from "./stream.js";
 
 export interface CloseOptions {
   /** Data of a last event for every stream (as send() takes it); sent when `data` or `event` is given. */
@@ -25,24 +26,25 @@ export interface CloseReport {
 /** The last event's frame, or undefined; bad input throws the engine's typed error. */
 export function lastFrame(o: CloseOptions, maxEventBytes: number): Uint8Array | undefined {
   if (o.data === undefined && o.event === undefined) return undefined;
-  const engine = new Engine(sseInstance(), { maxConnections: 1, outBytes: maxEventBytes, shapes: false });
+  const engine = new Engine(coreInstance(), { maxConnections: 1, outBytes: maxEventBytes, shapes: false });
   const conn = engine.open();
   engine.send(conn, o.data ?? "", o.event === undefined ? {} : { event: o.event });
   return engine.drain(conn);
 }
 
 /** Ends every stream (each with its handler's run); resolves when all are done or the time is up. */
-export async function shutdown(streams: ReadonlyMap<SseStream, Promise<void>>, last: Uint8Array | undefined, timeoutMs: number): Promise<CloseReport> {
+export async function shutdown(streams: ReadonlyMap<NodeStream, Promise<void>>, last: Uint8Array | undefined, timeoutMs: number): Promise<CloseReport> {
   let timer: NodeJS.Timeout | undefined;
   const timeUp = new Promise<"late">((resolve) => (timer = setTimeout(resolve, timeoutMs, "late")));
   let destroyed = 0;
   const ending = [...streams].map(async ([stream, handler]) => {
     let responded = false;
-    const response = stream.shutdown(last).then(() => void (responded = true));
+    stream.shutdown(last);
+    const response = stream.responseClosed.then(() => void (responded = true));
     const over = Promise.all([response, handler]).then(() => "done" as const);
     if ((await Promise.race([over, timeUp])) === "done" || responded) return; // a handler past its deadline is not waited for
     destroyed++;
-    stream.destroy();
+    stream.destroy(new CancelledError("the server is closing"));
     await stream.responseClosed;
   });
   await Promise.all(ending);

@@ -3,17 +3,22 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { InvalidFieldError } from "../../bindings/index.js";
-import { CancelledError } from "./cancelled-error.js";
-import { resolveCors, type Cors, type CorsFailure } from "./cors.js";
-import { EnginePool, type Occupant } from "./engine-pool.js";
+import { CancelledError } from "../common/cancelled-error.js";
+import { checkRange } from "../common/check-range.js";
+import { coreModule } from "../common/core-module.js";
+import { resolveCors, type Cors, type CorsFailure } from "../common/cors.js";
+import { EnginePool } from "../common/engine-pool.js";
+import { lastEventIdOf } from "../common/last-event-id.js";
+import { refusal } from "../common/negotiate.js";
+import { stallWatch } from "../common/slow-clients.js";
+import { SseHandle, type Sse } from "../common/sse.js";
+import type { StreamPolicy } from "../common/stream.js";
+import "./core-file.js";
 import { streamHeaders } from "./headers.js";
-import { lastEventIdOf } from "./last-event-id.js";
-import { refusal } from "./negotiate.js";
-import { checkRange, resolveOptions, type WithSseOptions } from "./options.js";
+import { resolveOptions, type WithSseOptions } from "./options.js";
 import { RunningHandlers } from "./running-handlers.js";
 import { lastFrame, shutdown, type CloseOptions, type CloseReport } from "./shutdown.js";
-import { SseStream, type Sse, type StreamResponse } from "./sse.js";
-import { sseModule } from "./wasm.js";
+import { NodeStream, type StreamResponse } from "./stream.js";
 
 /** The parts of a request withSse reads; node:http's, node:http2's and Express's all fit. */
 export interface RequestLike {
@@ -28,7 +33,7 @@ export type SseHandler<Req> = (req: Req, sse: Sse) => unknown;
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
-type Finish<Req> = (stream: SseStream, req: Req, failed: boolean, error: unknown) => void;
+type Finish<Req> = (stream: NodeStream, req: Req, failed: boolean, error: unknown) => void;
 
 /** A request listener; `openConnections` counts the core connection slots in use. */
 export interface SseListener<Req> {
@@ -58,14 +63,15 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
   const config = resolveOptions(options);
   const cors = resolveCors(options.cors, "withSse option cors");
   const onError = options.onError ?? logError;
-  sseModule(); // a missing or broken build/sse.wasm fails here, not at the first request
+  coreModule(); // a missing or broken build/sse.wasm fails here, not at the first request
   const running = new RunningHandlers();
   let pool: EnginePool | undefined;
   let closing = false;
-
-  const onFault = (error: WebAssembly.RuntimeError, culprit: Occupant | undefined) => {
-    if (culprit instanceof SseStream) report(onError, error, culprit.request as Req);
-    else logFault(error);
+  const policy: StreamPolicy = {
+    maxBufferedBytes: config.maxBufferedBytes,
+    boundName: "maxBufferedBytes",
+    stalls: stallWatch(config.stallTimeoutMs),
+    fault: (error, stream) => report(onError, error, (stream as NodeStream).request as Req),
   };
 
   const listener = (req: Req, response: AnyResponse): void => {
@@ -82,12 +88,12 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     if (isClosed(response)) return;
     if (closing) return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
 
-    let stream: SseStream | undefined;
+    let stream: NodeStream | undefined;
     try {
       // 204 tells EventSource to stop: a client this channel cannot resume is not reconnected forever.
       if (options.resumeFrom?.unknownId === "204" && !options.resumeFrom.resumes(lastEventId)) return reply(head, 204, {});
-      pool ??= new EnginePool(config, onFault);
-      stream = pool.open(lastEventId, (slot) => new SseStream(pool!, slot, response as unknown as StreamResponse, lastEventId, config.maxBufferedBytes, req));
+      pool ??= new EnginePool(config);
+      stream = pool.open(lastEventId, (slot) => new NodeStream(pool!, slot, response as unknown as StreamResponse, lastEventId, policy, req));
     } catch (error) {
       if (!(error instanceof InvalidFieldError)) throw error;
       return reply(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
@@ -122,12 +128,12 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
 /**
  * Calls the handler and, when it settles, `finish`. Not an async function: the handler's own
  * promise is the only frame an idle stream keeps, with one reaction on it. The closures are
- * anonymous and inline (see SseStream's constructor).
+ * anonymous and inline (see NodeStream's constructor).
  */
-function run<Req>(handler: SseHandler<Req>, req: Req, stream: SseStream, finish: Finish<Req>): void {
+function run<Req>(handler: SseHandler<Req>, req: Req, stream: NodeStream, finish: Finish<Req>): void {
   let result: unknown;
   try {
-    result = handler(req, stream);
+    result = handler(req, new SseHandle(stream));
   } catch (error) {
     finish(stream, req, true, error);
     return;
@@ -148,10 +154,6 @@ function report<Req>(onError: (error: unknown, req: Req) => void, error: unknown
 
 function logError(error: unknown): void {
   console.error("wasm-sse: an event-stream handler failed:", error);
-}
-
-function logFault(error: unknown): void {
-  console.error("wasm-sse: a core instance trapped and was replaced; its streams ended:", error);
 }
 
 /** Sets the CORS headers every answer to `req` carries; true if `req` was a preflight, now answered. */

@@ -4,6 +4,7 @@
 // that got a contiguous part writes a view of it: no per-subscriber copy or concat.
 //
 // Once joined the batch is sealed: the channel starts a new one for its next frame.
+import { concat } from "./bytes.js";
 
 export class Batch {
   private frames: Uint8Array[] = [];
@@ -33,7 +34,7 @@ export class Batch {
   private join(): Uint8Array {
     const frames = this.frames;
     this.frames = []; // the joined copy replaces them
-    return frames.length === 1 ? frames[0]! : Buffer.concat(frames, this.offsets[this.offsets.length - 1]);
+    return frames.length === 1 ? frames[0]! : concat(frames, this.offsets[this.offsets.length - 1]!);
   }
 }
 

@@ -1,83 +1,59 @@
-// One event stream: what a handler holds as `sse`. Frames go into the stream's connection in
-// the core; a flush (once per event-loop turn) copies them out and writes them in one write.
+// One event stream, whatever carries it: a Node response (host/node) or a Response body
+// (host/web) is a subclass that supplies the output (write, end, cut, what it still holds).
+// Frames go into the stream's connection in the core; a flush (once per event-loop turn) copies
+// them out and writes them in one chunk.
 //
 // Rules
 // - Bytes towards a client live in three bounded places: the core's outbound space (≤ one
 //   connection's outBytes), `queued` (copies taken out of the core plus broadcast frames,
-//   never more than maxBufferedBytes with what Node holds) and Node's writable buffer.
-// - While Node's writable needs 'drain', nothing more is written; frames wait in the core, and
-//   a send that finds the core full waits too.
-// - What a stream holds for its client is bounded by maxBufferedBytes: Node's buffer, `queued`,
+//   never more than maxBufferedBytes with what the output holds) and the output.
+// - While the output is full (its write said so), nothing more is written; frames wait in the
+//   core, and a send that finds the core full waits too, until the output has room again.
+// - What a stream holds for its client is bounded by maxBufferedBytes: the output, `queued`,
 //   and the sends waiting behind another waiting send (sends nobody awaited: each holds its
 //   event, counted by waitingCost). A broadcast frame or such a send that would pass it
 //   disconnects the stream as too slow (CancelledError; EventSource reconnects and resumes):
 //   a frame cannot wait (it would stall every subscriber), and unawaited sends to a frozen
 //   reader would pile up without end (189,000 held 117 MB). An awaited send never counts.
-// - The stall limit (slow-clients.ts): while Node's writable needs 'drain', the stream is in the
-//   pool's StallWatch; Node's buffer or libuv's queue under it shrinking is progress, and a
-//   client that takes nothing for stallTimeoutMs is disconnected, whatever filled its buffers:
-//   sends, broadcasts, replays, keep-alives (they wait in the core meanwhile). A response that
-//   ended with bytes still in Node's buffer is watched until it closes, so a client that never
-//   takes its last bytes does not keep the connection either.
+// - The stall limit (slow-clients.ts): while the output is full, the stream is in a StallWatch;
+//   the client taking any bytes is progress, and none for stallTimeoutMs cuts the stream,
+//   whatever filled the output: sends, broadcasts, replays, keep-alives (they wait in the core
+//   meanwhile).
 // - A payload is serialised once, at its send() call, as JSON.stringify there would be: a send
 //   that must wait keeps the bytes staged then (a HeldEvent), so its toJSON, getters and traps
 //   never run twice and later changes to the payload do not reach the client.
-// - Order is the order of calls: a broadcast frame first moves the core's pending bytes into
-//   `queued`, so it lands after them.
+// - Order is the order of calls: a send frames at once only when none waits before it; a
+//   broadcast frame first moves the core's pending bytes into `queued`, so it lands after them.
 // - After the client goes, every pending and later send()/sleep() rejects with CancelledError
 //   and the core slot is free. The same happens when the server closes (after a last event)
 //   and when the core instance under the stream traps (after the frames already copied out).
+// - The stream's life: "open" (sends accepted) → "ending" (the handler returned; what waits
+//   is still framed) → "done"; or straight to "done" when cancelled, with `reason` saying why.
 //
 // Cost rules (W1-W3 of bench/): a send the core accepts at once allocates nothing here and
 // returns one shared resolved promise; the core is asked for pending bytes only when something
 // was framed into it since the last look (`framed`); a broadcast run of one turn is one queued
-// Segment; the AbortController, `closed` and `responseClosed` exist only once someone asks.
+// Segment; the AbortController and `closed` exist only once someone asks.
 import { ReentrantSendError, type Conn, type Engine, type HeldEvent, type SendOptions } from "../../bindings/index.js";
-import type { Batch } from "./broadcast-batch.js";
-import { Segment } from "./broadcast-batch.js";
+import { Segment, type Batch } from "./broadcast-batch.js";
+import { concat } from "./bytes.js";
 import { CancelledError } from "./cancelled-error.js";
 import type { EnginePool, Occupant, Slot } from "./engine-pool.js";
 import { scheduleFlush } from "./flush-queue.js";
 import { Sleeps } from "./sleep.js";
-import { waitingCost, type Progress, type Stallable } from "./slow-clients.js";
+import { waitingCost, type Progress, type StallWatch, type Stallable } from "./slow-clients.js";
 import { streamEnded } from "./stream-ended.js";
 
-/** The `sse` object a handler receives. */
-export interface Sse {
-  /**
-   * Sends one event: a string as text, a Uint8Array as UTF-8 text, anything else as JSON.
-   * Resolves once the frame is in the stream's bounded buffer; waits while the client lags.
-   * A client that falls maxBufferedBytes behind, or takes no bytes for stallTimeoutMs, is
-   * disconnected: this and every waiting send reject with CancelledError.
-   * A string second argument is the event name, as in Microdot.
-   */
-  send(data: unknown, options?: SendOptions | string): Promise<void>;
-  /** A comment line: ignored by EventSource, keeps proxies from timing out. */
-  comment(text: string): Promise<void>;
-  /** Waits ms; rejects with CancelledError at once if the client goes. */
-  sleep(ms: number): Promise<void>;
-  /** Where a reconnecting client left off: the Last-Event-ID header, else the `lastEventId` query parameter. */
-  readonly lastEventId: string | undefined;
-  /**
-   * Aborts when the stream ends, as `closed` resolves: with a CancelledError when the client
-   * disconnects (or the server closes, or the core fails), with a DOMException named
-   * "AbortError" when the handler returns or throws.
-   */
-  readonly signal: AbortSignal;
-  /** Resolves when the stream is over, whoever ended it. */
-  readonly closed: Promise<void>;
-}
-
-/** What a stream needs of a response: node:http's, node:http2's compatibility one, Express's. */
-export interface StreamResponse {
-  write(chunk: Uint8Array): boolean;
-  end(chunk?: Uint8Array): unknown;
-  destroy(error?: Error): unknown;
-  readonly writableLength: number;
-  on(event: "close" | "drain" | "error", listener: (error?: unknown) => void): unknown;
-  once(event: "close", listener: () => void): unknown;
-  /** Added by compression(): pushes out what its compressor holds. Node's own responses have none. */
-  flush?(): void;
+/** What the streams of one listener (or one sseResponse call) share. */
+export interface StreamPolicy {
+  /** The bound on what a stream holds for a lagging client, */
+  readonly maxBufferedBytes: number;
+  /** and the option it comes from, named when a client is cut for passing it. */
+  readonly boundName: string;
+  /** The stall limit's watch; none when it is off. */
+  readonly stalls: StallWatch | undefined;
+  /** A core trap this stream met, or one that ended it: told once per failed instance. */
+  fault(error: WebAssembly.RuntimeError, stream: SseStream): void;
 }
 
 /** Told synchronously when a stream ends, whoever ended it: a channel it subscribed to. */
@@ -99,9 +75,9 @@ interface Waiter {
 type State = "open" | "ending" | "done";
 
 /** What every send the core accepts at once returns. */
-const ACCEPTED = Promise.resolve();
+export const ACCEPTED = Promise.resolve();
 
-export class SseStream implements Sse, Occupant, Slot, Stallable {
+export abstract class SseStream implements Occupant, Slot, Stallable {
   readonly engine: Engine;
   readonly conn: Conn;
   readonly lastEventId: string | undefined;
@@ -120,14 +96,11 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   private run: Segment | undefined;
   /** Something was framed into the core connection since its pending bytes were last taken. */
   private framed = false;
-  /** Bytes in Node's writable buffer when last read; may be stale high (it drains), never read as a reason to drop without a fresh look. */
+  /** What the output held when last read; may be stale high (it drains), never read as a reason to drop without a fresh look. */
   private buffered = 0;
-  private needDrain = false;
-  private drainListening = false;
+  private full = false;
   /** Whether this turn's first broadcast already restarted the keep-alive. */
   private touched = false;
-  /** The response's 'close' came. */
-  private responseOver = false;
   private closedPromise: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
   /** One listener (the usual case: one channel) needs no array. */
@@ -137,20 +110,29 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   constructor(
     private readonly pool: EnginePool,
     slot: Slot,
-    private readonly res: StreamResponse,
     lastEventId: string | undefined,
-    readonly maxBufferedBytes: number,
-    /** The request, for reports about this stream. */
-    readonly request: unknown,
+    protected readonly policy: StreamPolicy,
   ) {
     this.engine = slot.engine; // copied, not kept: one object less per stream
     this.conn = slot.conn;
     this.lastEventId = lastEventId;
-    // 'close' before end() means the client went away; 'error' likewise (reset, broken pipe).
-    // One listener for both: 'error' comes with its error, 'close' with nothing. It is
-    // anonymous and inline: tools that keep function names (tsx, esbuild's keepNames) give
-    // every named closure a property store of its own, and this one is made per stream.
-    onCloseOrError(res, (error?: unknown) => this.responseGone(error === undefined));
+  }
+
+  /** Hands a chunk to the output; false once it holds enough (then call `roomAgain` when it has room). */
+  protected abstract write(chunk: Uint8Array): boolean;
+  /** Bytes the output holds that its client has not taken. */
+  protected abstract outputHeld(): number;
+  /** Ends the response after `chunk`. */
+  protected abstract finish(chunk: Uint8Array | undefined): void;
+  /** Drops the connection (a client too slow, stalled, or a server out of time). */
+  protected abstract drop(reason: CancelledError): void;
+  /** The output is full: have it call roomAgain() once it has room. */
+  protected abstract watchRoom(): void;
+  /** For the stall watch: reads what the output shows of its client's progress into `mark`; whether it moved. */
+  abstract advanced(mark: Progress): boolean;
+
+  get maxBufferedBytes(): number {
+    return this.policy.maxBufferedBytes;
   }
 
   get signal(): AbortSignal {
@@ -166,11 +148,6 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
       this.closedPromise = this.isDone() ? ACCEPTED : new Promise((resolve) => (this.resolveClosed = resolve));
     }
     return this.closedPromise;
-  }
-
-  /** Resolves when the response is over (sent, or its connection gone); only shutdown asks, so nothing waits for it before. */
-  get responseClosed(): Promise<void> {
-    return this.responseOver ? ACCEPTED : new Promise((resolve) => this.res.once("close", resolve));
   }
 
   send(data: unknown, options?: SendOptions | string): Promise<void> {
@@ -190,7 +167,7 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   comment(text: string): Promise<void> {
     if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
     // From a payload's own code: refused here too, not queued ahead of the event being serialised.
-    if (this.slot.engine.serialising) return Promise.reject(new ReentrantSendError("comment"));
+    if (this.engine.serialising) return Promise.reject(new ReentrantSendError("comment"));
     const line = String(text);
     if (this.waiters === undefined || this.waiters.length === 0) {
       try {
@@ -210,16 +187,13 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   /** Writes what is pending (the flush queue calls this once per turn). */
   flush(): void {
     this.touched = false;
-    if (this.state === "done" || this.needDrain) return;
+    if (this.state === "done" || this.full) return;
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
-      const before = this.res.writableLength;
-      if (before + chunk.length > this.maxBufferedBytes) return this.disconnect(tooSlow());
-      if (!this.res.write(chunk)) this.awaitDrain();
-      // Under compression() (once a proxy stripped no-transform), gzip would hold every event until the end.
-      this.res.flush?.();
-      this.buffered = this.res.writableLength;
+      if (this.outputHeld() + chunk.length > this.policy.maxBufferedBytes) return this.disconnect(this.tooSlow());
+      if (!this.write(chunk)) this.becameFull();
+      this.buffered = this.outputHeld();
     }
     if (this.waiters !== undefined) this.serveWaiters();
   }
@@ -247,19 +221,13 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     scheduleFlush(this);
   }
 
-  /** For the stall watch, while nothing is written (Node needs 'drain'): what Node and libuv still hold. */
-  advanced(mark: Progress): boolean {
-    const a = this.res.writableLength;
-    const b = socketQueue(this.res);
-    const moved = a !== mark.a || b !== mark.b;
-    mark.a = a;
-    mark.b = b;
-    return moved;
-  }
-
   /** The stall watch saw no bytes taken for a whole window. */
   stalled(): void {
     this.disconnect(new CancelledError("the client took no bytes for stallTimeoutMs"));
+  }
+
+  faulted(error: WebAssembly.RuntimeError): void {
+    this.policy.fault(error, this);
   }
 
   /** Runs `listener` when the stream ends (once, however it ends); a listener added twice is told once. */
@@ -275,29 +243,20 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     if (this.state === "done") return;
     const copied = this.queued === undefined ? undefined : this.joinQueued();
     this.cancel(new CancelledError("the event-stream engine failed"));
-    this.res.end(copied);
+    this.finish(copied);
   }
 
   /**
    * The server is closing: `last` (a frame) goes after everything pending, the handler is
-   * cancelled so its cleanup runs, and the response ends. Resolves when the response is over.
+   * cancelled so its cleanup runs, and the response ends.
    */
-  shutdown(last: Uint8Array | undefined): Promise<void> {
+  shutdown(last: Uint8Array | undefined): void {
     if (this.state !== "done" && last !== undefined) this.deliver(last);
-    if (this.state !== "done") {
-      const chunk = this.take();
-      if (!this.isDone()) {
-        this.cancel(new CancelledError("the server is closing"));
-        this.res.end(chunk);
-      }
-    }
-    return this.responseClosed;
-  }
-
-  /** Ends the connection at once: a shutdown's time is up. */
-  destroy(): void {
+    if (this.state === "done") return;
+    const chunk = this.take();
+    if (this.isDone()) return; // the core trapped
     this.cancel(new CancelledError("the server is closing"));
-    this.res.destroy();
+    this.finish(chunk);
   }
 
   /** The handler is over: send what was accepted (and what waits), then end the response. */
@@ -309,11 +268,8 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     const chunk = this.take();
     if (this.cancelled) return; // the core trapped
     this.state = "done";
-    this.pool.close(this.slot);
-    if (chunk === undefined) this.res.end();
-    else this.res.end(chunk);
-    // A client that never takes what Node still holds would keep the connection: watched until the response closes.
-    if (this.res.writableLength > 0) this.pool.stalls?.block(this);
+    this.pool.close(this);
+    this.finish(chunk);
     this.ended();
   }
 
@@ -327,13 +283,31 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     return this.reason !== undefined;
   }
 
-  /** The stream is its own slot (the engine and connection under it). */
-  private get slot(): Slot {
-    return this;
+  /** The output has room again (Node's 'drain', a body's pull): write at the end of this turn. */
+  protected roomAgain(): void {
+    this.full = false;
+    this.policy.stalls?.unblock(this);
+    this.buffered = this.outputHeld();
+    // Not a flush now: room often comes on the tick after a write the client took at once,
+    // before the handler's microtasks frame anything new, so a flush here would send a lone
+    // frame. At the end of the turn there is a full buffer's worth.
+    scheduleFlush(this);
+  }
+
+  /** The client is gone (the connection closed, the reader cancelled): the handler is cancelled. */
+  protected gone(): void {
+    this.policy.stalls?.unblock(this);
+    this.cancel();
+  }
+
+  /** Cuts the client (its handler may have returned already: then only the connection goes). */
+  protected disconnect(reason: CancelledError): void {
+    this.cancel(reason);
+    this.drop(reason);
   }
 
   /** Whether the stream is over; a method, so a check after a call that may end it is not narrowed away. */
-  private isDone(): boolean {
+  protected isDone(): boolean {
     return this.state === "done";
   }
 
@@ -344,14 +318,14 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   private wait(frame: () => number, bytes: number, held?: HeldEvent): Promise<void> {
     // The payload's own code (or a comment's toString) may have ended the stream on the way.
     if (this.isDone()) {
-      if (held !== undefined) this.slot.engine.release(held);
+      if (held !== undefined) this.engine.release(held);
       return Promise.reject(this.reason ?? new CancelledError("the stream is closed"));
     }
     let cost = 0;
     if (this.waiters !== undefined && this.waiters.length > 0) {
       cost = waitingCost(bytes);
       if (!this.holds(cost)) {
-        if (held !== undefined) this.slot.engine.release(held);
+        if (held !== undefined) this.engine.release(held);
         return Promise.reject(this.reason);
       }
       this.waitingBytes += cost;
@@ -368,7 +342,7 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
    * cancels the stream and throws its reason.
    */
   private frameOrHold(data: unknown, options: SendOptions | string | undefined, now: boolean): HeldEvent | undefined {
-    const { engine, conn } = this.slot;
+    const { engine, conn } = this;
     let framed: number | HeldEvent;
     try {
       this.pool.beforeFrame(engine);
@@ -386,24 +360,19 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
 
   /** Frames a held event if the core has room now; 0 if it has none. */
   private sendHeld(held: HeldEvent): number {
-    const { engine, conn } = this.slot;
-    let n: number;
-    try {
-      this.pool.beforeFrame(engine);
-      n = engine.sendHeld(conn, held);
-    } catch (error) {
-      throw this.trapped(error);
-    }
-    if (n > 0) this.framedNow();
-    return n;
+    return this.framing((engine, conn) => engine.sendHeld(conn, held));
   }
 
   private tryComment(text: string): number {
-    const { engine, conn } = this.slot;
+    return this.framing((engine, conn) => engine.tryComment(conn, text));
+  }
+
+  /** Bytes `call` framed, 0 if the core has no room now; a trap cancels the stream and throws its reason. */
+  private framing(call: (engine: Engine, conn: Conn) => number): number {
     let n: number;
     try {
-      this.pool.beforeFrame(engine);
-      n = engine.tryComment(conn, text);
+      this.pool.beforeFrame(this.engine);
+      n = call(this.engine, this.conn);
     } catch (error) {
       throw this.trapped(error);
     }
@@ -419,7 +388,7 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   /** A trap fails the core instance (this stream included): what to throw instead is the cancellation. */
   private trapped(error: unknown): unknown {
     if (!(error instanceof WebAssembly.RuntimeError)) return error;
-    this.pool.fail(this.slot.engine, error, this); // cancels this stream too
+    this.pool.fail(this.engine, error, this); // cancels this stream too
     return this.reason ?? error;
   }
 
@@ -454,7 +423,7 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     if (!this.holds(length)) return false;
     if (!this.touched) {
       this.touched = true;
-      this.pool.touch(this.slot, this);
+      this.pool.touch(this, this);
     }
     scheduleFlush(this);
     return true;
@@ -463,9 +432,10 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   /** Whether the stream may hold `more` bytes for its client; if not, it is disconnected as too slow. */
   private holds(more: number): boolean {
     const after = this.queuedBytes + this.waitingBytes + more;
-    // The cached figure only errs high (Node drains in the background): look again before dropping.
-    if (this.buffered + after > this.maxBufferedBytes && (this.buffered = this.res.writableLength) + after > this.maxBufferedBytes) {
-      this.disconnect(tooSlow());
+    const max = this.policy.maxBufferedBytes;
+    // The cached figure only errs high (the output drains in the background): look again before dropping.
+    if (this.buffered + after > max && (this.buffered = this.outputHeld()) + after > max) {
+      this.disconnect(this.tooSlow());
       return false;
     }
     return true;
@@ -474,19 +444,16 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
   /** Moves the core's pending bytes (copied: the view dies at the next engine call) to `queued`. */
   private spill(): void {
     this.framed = false;
-    const { engine, conn } = this.slot;
     try {
-      const view = engine.pending(conn);
-      if (view.length === 0) return;
-      const copy = Buffer.from(view);
-      engine.consume(conn, view.length);
+      const copy = this.engine.drain(this.conn);
+      if (copy.length === 0) return;
       this.enqueue(copy);
       this.run = undefined;
       this.queuedBytes += copy.length;
     } catch (error) {
       // A trap fails the core instance, this stream included: callers find it done.
       if (!(error instanceof WebAssembly.RuntimeError)) throw error;
-      this.pool.fail(this.slot.engine, error, this);
+      this.pool.fail(this.engine, error, this);
     }
   }
 
@@ -510,38 +477,20 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     const parts = this.queued!;
     const first = parts[0]!;
     if (parts.length === 1) return first instanceof Segment ? first.bytes() : first;
-    return Buffer.concat(
+    return concat(
       parts.map((p) => (p instanceof Segment ? p.bytes() : p)),
       this.queuedBytes,
     );
   }
 
-  private awaitDrain(): void {
-    this.needDrain = true;
-    this.pool.stalls?.block(this);
-    if (this.drainListening) return;
-    this.drainListening = true;
-    this.res.on("drain", () => {
-      this.needDrain = false;
-      this.pool.stalls?.unblock(this);
-      this.buffered = this.res.writableLength;
-      // Not a flush now: 'drain' often comes on the tick after a write the socket took at
-      // once, before the handler's microtasks frame anything new, so a flush here would send a
-      // lone frame. At the end of the turn there is a full buffer's worth.
-      scheduleFlush(this);
-    });
+  private tooSlow(): CancelledError {
+    return new CancelledError(`the client fell more than ${this.policy.boundName} behind`);
   }
 
-  private responseGone(closed: boolean): void {
-    if (closed) this.responseOver = true;
-    this.pool.stalls?.unblock(this);
-    this.cancel();
-  }
-
-  /** Cuts the client (its handler may have returned already: then only the connection goes). */
-  private disconnect(reason: CancelledError): void {
-    this.cancel(reason);
-    this.res.destroy();
+  private becameFull(): void {
+    this.full = true;
+    this.policy.stalls?.block(this);
+    this.watchRoom();
   }
 
   /** The client is gone (or the server or core ended the stream): free the slot, wake every waiting call with CancelledError. */
@@ -549,14 +498,14 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     if (this.state === "done") return;
     this.state = "done";
     this.reason = error;
-    this.pool.close(this.slot);
+    this.pool.close(this);
     this.queued = undefined;
     this.run = undefined;
     this.queuedBytes = 0;
     this.waitingBytes = 0;
     if (this.waiters !== undefined) {
       for (const waiter of this.waiters.splice(0)) {
-        if (waiter.held !== undefined) this.slot.engine.release(waiter.held);
+        if (waiter.held !== undefined) this.engine.release(waiter.held);
         waiter.reject(error);
       }
     }
@@ -574,24 +523,4 @@ export class SseStream implements Sse, Occupant, Slot, Stallable {
     if (Array.isArray(listeners)) for (const listener of listeners) listener.streamEnded(this);
     else listeners.streamEnded(this);
   }
-}
-
-function tooSlow(): CancelledError {
-  return new CancelledError("the client fell more than maxBufferedBytes behind");
-}
-
-/**
- * libuv's queue under an HTTP/1 response's socket. Node's buffer shrinks a whole write at a
- * time; this shrinks as the kernel takes each part of one, so a slow reader of a large write
- * shows progress (Node's own socket timeout reads it the same way). HTTP/2 streams share their
- * socket, whose queue would show other streams' progress: theirs is not read.
- */
-function socketQueue(res: StreamResponse): number {
-  const r = res as { stream?: unknown; socket?: { _handle?: { writeQueueSize?: number } | null } | null };
-  return r.stream === undefined ? (r.socket?._handle?.writeQueueSize ?? 0) : 0;
-}
-
-function onCloseOrError(res: StreamResponse, listener: (error?: unknown) => void): void {
-  res.on("close", listener);
-  res.on("error", listener);
 }

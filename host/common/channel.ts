@@ -14,15 +14,15 @@
 //
 // A trap in the channel's core (WebAssembly.RuntimeError) is thrown from the call that met
 // it; the channel goes on with a fresh core and an empty history.
-import { randomBytes } from "node:crypto";
 import { Engine, type SendOptions } from "../../bindings/index.js";
 import { Batch } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
+import { checkRange } from "./check-range.js";
+import { coreInstance } from "./core-module.js";
 import { EventLog } from "./event-log.js";
 import { scheduleFlush, type Flushable } from "./flush-queue.js";
-import { checkRange } from "./options.js";
-import { SseStream, type EndListener, type Sse } from "./sse.js";
-import { sseInstance } from "./wasm.js";
+import { SseHandle, type Sse } from "./sse.js";
+import type { EndListener, SseStream } from "./stream.js";
 
 /** Decides whether one subscriber gets an event; it sees what send() was given (and the id the channel assigned). */
 export type ChannelFilter = (data: unknown, options: SendOptions) => boolean;
@@ -54,7 +54,7 @@ export class Channel {
   private readonly history: { maxEvents: number; maxBytes: number } | undefined;
   private readonly log: EventLog | undefined;
   private readonly retryFrame: Uint8Array | undefined;
-  private readonly idPrefix = `${randomBytes(6).toString("base64url")}-`;
+  private readonly idPrefix = `${randomId()}-`;
   private idCounter = 0;
   /** The id of the newest recorded event: a client that saw it missed nothing, even if the history was emptied. */
   private newestId: string | undefined;
@@ -110,8 +110,9 @@ export class Channel {
    * client resumes (sse.lastEventId), every kept event after that id that its filter accepts
    * (or what `unknownId` says). A stream that is already closed throws CancelledError.
    */
-  subscribe(sse: Sse, options: { filter?: ChannelFilter } = {}): () => void {
-    if (!(sse instanceof SseStream)) throw new TypeError("Channel.subscribe takes the sse object withSse gave a handler");
+  subscribe(handle: Sse, options: { filter?: ChannelFilter } = {}): () => void {
+    const sse = SseHandle.streamOf(handle);
+    if (sse === undefined) throw new TypeError("Channel.subscribe takes the sse object withSse or sseResponse gave a handler");
     if (!sse.isOpen) throw new CancelledError("the stream is closed");
     if (this.history !== undefined && this.history.maxBytes > sse.maxBufferedBytes) {
       throw new RangeError(`a replay (history.maxBytes ${this.history.maxBytes}) must fit the stream's maxBufferedBytes (${sse.maxBufferedBytes})`);
@@ -240,6 +241,12 @@ export class Channel {
   }
 
   private createEngine(): Engine {
-    return new Engine(sseInstance(), { maxConnections: 1, outBytes: this.maxEventBytes, ...(this.history && { history: this.history }) });
+    return new Engine(coreInstance(), { maxConnections: 1, outBytes: this.maxEventBytes, ...(this.history && { history: this.history }) });
   }
+}
+
+/** 6 random bytes, base64url: 8 characters. */
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }

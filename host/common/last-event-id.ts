@@ -53,8 +53,14 @@ function utf8Of(value: string): string | undefined {
   // A char above U+00FF means the value is already decoded text (not bytes): keep it.
   if (/[^\x00-\xff]/.test(value)) return value;
   try {
-    return utf8.decode(Buffer.from(value, "latin1"));
+    return utf8.decode(latin1Bytes(value));
   } catch {
     return undefined;
   }
+}
+
+function latin1Bytes(value: string): Uint8Array {
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i);
+  return bytes;
 }

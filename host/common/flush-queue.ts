@@ -1,6 +1,7 @@
 // Coalesces socket writes: a stream that produced bytes is flushed once, after every callback
 // and microtask of the current turn of the event loop, so all frames of a turn go out in one
 // write. Marks made during a flush land in the next turn's batch.
+import { afterTurn } from "./turn.js";
 
 export interface Flushable {
   /** Set while the flushable is in the next batch: marking it again costs a field read, not a Set lookup. */
@@ -13,7 +14,7 @@ let dirty: Flushable[] = [];
 export function scheduleFlush(target: Flushable): void {
   if (target.flushScheduled) return;
   target.flushScheduled = true;
-  if (dirty.length === 0) setImmediate(flushAll);
+  if (dirty.length === 0) afterTurn(flushAll);
   dirty.push(target);
 }
 

@@ -1,6 +1,17 @@
-// Which requests get a stream. EventSource always sends `Accept: text/event-stream`, curl sends
-// `*/*`, and a missing Accept means "anything" (RFC 9110 §12.5.1); only a client that asked
-// for something else, or a method other than GET/HEAD, is refused, before any core slot is used.
+// Which requests get a stream, and its response head. EventSource always sends `Accept:
+// text/event-stream`, curl sends `*/*`, and a missing Accept means "anything" (RFC 9110
+// §12.5.1); only a client that asked for something else, or a method other than GET/HEAD, is
+// refused, before any core slot is used.
+
+/**
+ * The head of every event stream. `no-transform` keeps compressing proxies from buffering;
+ * X-Accel-Buffering: no does the same for nginx.
+ */
+export const STREAM_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Type": "text/event-stream",
+  "Cache-Control": "no-cache, no-transform",
+  "X-Accel-Buffering": "no",
+};
 
 export interface Refusal {
   status: 405 | 406;

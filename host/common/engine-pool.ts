@@ -1,7 +1,8 @@
-// Core instances for one withSse: a stream needs a connection slot, the pool adds an instance
-// (same compiled module, its own memory) when every slot is taken, up to maxConnections.
-// It also owns time: one unref'd timer for every keep-alive deadline of every instance, and the
-// stall limit's watch (slow-clients.ts).
+// The engines (core instances) under a host's streams: one pool per withSse listener, one per
+// configuration for sseResponse. A stream needs a slot (an engine and a connection in it); the
+// pool adds an engine (same compiled module, its own memory) when every slot is taken, up to
+// maxConnections. It also owns time: one unref'd timer for every keep-alive deadline of every
+// engine.
 //
 // Rules
 // - A frame's keep-alive deadline starts from the core's clock, so the pool sets the clock
@@ -20,9 +21,9 @@
 //   count of streams going back and forth across an instance's size does not make and free
 //   instances over and over.
 import { Engine, type Conn } from "../../bindings/index.js";
-import { sseInstance } from "./wasm.js";
+import { coreInstance } from "./core-module.js";
 import { DeadlineTimer } from "./deadline-timer.js";
-import { stallWatch, type StallWatch } from "./slow-clients.js";
+import { afterTurn } from "./turn.js";
 
 export interface Slot {
   readonly engine: Engine;
@@ -35,10 +36,9 @@ export interface Occupant {
   keepAliveDue(): void;
   /** Its core instance trapped and is gone: end without calling into it again. */
   engineFailed(): void;
+  /** Reports a trap (once per failed instance): this occupant's call met it, or it ended with it. */
+  faulted(error: WebAssembly.RuntimeError): void;
 }
-
-/** Told once per failed instance; `culprit` is the stream whose call met the trap, else one it ended. */
-export type FaultReporter = (error: WebAssembly.RuntimeError, culprit: Occupant | undefined) => void;
 
 interface Member {
   engine: Engine;
@@ -50,7 +50,6 @@ export interface PoolConfig {
   maxConnections: number;
   maxEventBytes: number;
   connectionsPerEngine: number;
-  stallTimeoutMs: number;
 }
 
 export class EnginePool {
@@ -59,17 +58,11 @@ export class EnginePool {
   private readonly epoch = performance.now();
   private capacity = 0;
   private readonly timer: DeadlineTimer;
-  /** The stall limit's watch over this pool's blocked streams (shared with pools of the same limit); none when it is off. */
-  readonly stalls: StallWatch | undefined;
   /** Engines whose core clock was set in this turn of the event loop (cleared at its end). */
   private readonly clocked = new Set<Engine>();
 
-  constructor(
-    private readonly config: PoolConfig,
-    private readonly onFault: FaultReporter,
-  ) {
+  constructor(private readonly config: PoolConfig) {
     this.timer = new DeadlineTimer(config.keepAliveMs, () => this.now(), () => this.fire());
-    this.stalls = stallWatch(config.stallTimeoutMs);
   }
 
   /** Connection slots in use. */
@@ -142,7 +135,9 @@ export class EnginePool {
     member.engine = this.createEngine(engine.maxConnections);
     this.byEngine.set(member.engine, member);
     for (const occupant of ended) occupant.engineFailed();
-    this.onFault(error, culprit ?? ended[0]);
+    const reporter = culprit ?? ended[0];
+    if (reporter !== undefined) reporter.faulted(error);
+    else console.error("wasm-sse: a core instance trapped and was replaced:", error);
   }
 
   /** Runs calls into `engine`; a trap fails it (see fail) instead of escaping. */
@@ -174,7 +169,7 @@ export class EnginePool {
   }
 
   private createEngine(maxConnections: number): Engine {
-    return new Engine(sseInstance(), { maxConnections, outBytes: this.config.maxEventBytes, keepAliveMs: this.config.keepAliveMs });
+    return new Engine(coreInstance(), { maxConnections, outBytes: this.config.maxEventBytes, keepAliveMs: this.config.keepAliveMs });
   }
 
   private now(): number {
@@ -189,7 +184,7 @@ export class EnginePool {
   private setClock(engine: Engine): void {
     if (this.config.keepAliveMs === 0 || this.clocked.has(engine)) return;
     engine.setNow(this.now());
-    if (this.clocked.size === 0) setImmediate(() => this.clocked.clear());
+    if (this.clocked.size === 0) afterTurn(() => this.clocked.clear());
     this.clocked.add(engine);
   }
 
