@@ -30,7 +30,7 @@ export class DeadlineTimer {
       this.timerAt = Infinity;
       this.fire();
     }, Math.min(MAX_DELAY_MS, Math.max(0, at - this.now())));
-    this.timer.unref?.();
+    (this.timer as unknown as { unref?(): void }).unref?.(); // Node's and Bun's timers; a number elsewhere
   }
 
   clear(): void {
