@@ -9,6 +9,9 @@
 // - Time is only what tick() said last; a connection with keep-alive due at or before that
 //   time gets a keep-alive comment at the next tick.
 import { connTable, outArena, outCap, maxConns } from "./memory";
+import {
+  ID_MAX, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING, STAT_RETRY, STAT_DEADLINE, STAT_HAS_LAST_ID,
+} from "./abi";
 
 // Record layout.
 const GEN = 0; // u16
@@ -25,9 +28,8 @@ const RETRY = 48; // f64, -1: none sent
 const DEADLINE = 56; // f64 ms, Infinity: keep-alive off
 const LAST_ID = 64;
 
-/** The longest id (and Last-Event-ID) a connection remembers. */
-export const ID_MAX: u32 = 256;
-export const RECORD_BYTES: u32 = LAST_ID + ID_MAX;
+/** Room for the longest id (and Last-Event-ID) a connection remembers. */
+export const RECORD_BYTES: u32 = LAST_ID + <u32>ID_MAX;
 
 export const STATE_FREE: u8 = 0;
 export const STATE_OPEN: u8 = 1;
@@ -184,16 +186,7 @@ export function setRetry(r: usize, ms: f64): void {
   store<f64>(r + RETRY, ms);
 }
 
-// Statistics, by index (the ABI's conn_stat).
-export const STAT_EVENTS = 0;
-export const STAT_BYTES_FRAMED = 1;
-export const STAT_BYTES_DRAINED = 2;
-export const STAT_PENDING = 3;
-export const STAT_RETRY = 4;
-export const STAT_DEADLINE = 5;
-export const STAT_HAS_LAST_ID = 6;
-
-/** A statistic, or NaN for an unknown index. */
+/** A statistic by the ABI's conn_stat index, or NaN for an unknown index. */
 export function stat(r: usize, which: i32): f64 {
   switch (which) {
     case STAT_EVENTS: return load<f64>(r + EVENTS);

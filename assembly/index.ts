@@ -1,6 +1,6 @@
 // The ABI: the only file that exports. Every export takes and returns i32 or f64; strings
 // and payloads travel as bytes in the staging region. README.md ("ABI") documents each call,
-// who owns which bytes until when, and the status codes of status.ts.
+// who owns which bytes until when, and the status codes; their numbers are in abi.ts.
 import * as memory from "./memory";
 import * as conn from "./conn";
 import * as frame from "./frame";
@@ -9,25 +9,11 @@ import { flatRecord, writeJson, writeShape } from "./json";
 import * as shapes from "./shapes";
 import * as history from "./history";
 import {
+  ABI_VERSION, HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, NO_DATA, RECORD, ALL_FLAGS,
+  MAX_CONNS, MIN_REGION, MAX_REGION, MIN_STAGING, ID_MAX, MAX_HISTORY_EVENTS, MAX_SHAPES,
   ERR_NOT_INIT, ERR_BAD_ARG, ERR_UNKNOWN_CONN, ERR_CAPACITY, ERR_ALREADY_INIT, ERR_NO_MEMORY,
   ERR_EVENT_NAME, ERR_ID, ERR_RETRY, ERR_TOO_LARGE, ERR_NO_SPACE, ERR_BAD_TAPE, ERR_ID_TOO_LONG, ERR_ID_UNKNOWN,
-} from "./status";
-
-/** Bumped whenever an export's meaning changes. */
-const ABI_VERSION = 4;
-
-// send() flags.
-const HAS_EVENT = 1;
-const HAS_ID = 2;
-const HAS_RETRY = 4;
-const DATA_JSON = 8; // data is a JSON value tape, not text
-const NO_DATA = 16; // a frame of fields only (retry, id): no data line, so nothing is dispatched
-const RECORD = 32; // keep the frame in the history under its id (HAS_ID required)
-const ALL_FLAGS = 63;
-
-/** The largest connection table and per-connection outbound space init accepts. */
-const MAX_CONNS = 65535;
-const MAX_REGION: i32 = 1 << 30;
+} from "./abi";
 
 export function abi_version(): i32 {
   return ABI_VERSION;
@@ -40,8 +26,8 @@ export function abi_version(): i32 {
  */
 export function init(maxConns: i32, outBytes: i32, stagingBytes: i32, keepAliveMs: f64): i32 {
   if (memory.ready) return ERR_ALREADY_INIT;
-  if (maxConns < 1 || maxConns > MAX_CONNS || outBytes < 16 || outBytes > MAX_REGION ||
-      stagingBytes < <i32>conn.ID_MAX || stagingBytes > MAX_REGION ||
+  if (maxConns < 1 || maxConns > MAX_CONNS || outBytes < MIN_REGION || outBytes > MAX_REGION ||
+      stagingBytes < MIN_STAGING || stagingBytes > MAX_REGION ||
       !(keepAliveMs >= 0 && keepAliveMs < Infinity)) {
     return ERR_BAD_ARG;
   }
@@ -64,7 +50,7 @@ export function conn_open(lastIdLen: i32): i32 {
   if (lastIdLen < -1 || lastIdLen > <i32>memory.stagingCap) return ERR_BAD_ARG;
   if (lastIdLen >= 0) {
     if (!frame.validId(memory.staging, lastIdLen)) return ERR_ID;
-    if (<u32>lastIdLen > conn.ID_MAX) return ERR_ID_TOO_LONG;
+    if (<u32>lastIdLen > <u32>ID_MAX) return ERR_ID_TOO_LONG;
   }
   const handle = conn.open();
   if (handle < 0) return ERR_CAPACITY;
@@ -128,7 +114,7 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
   if (flags & HAS_EVENT && !frame.validEventName(evPtr, ev)) return ERR_EVENT_NAME;
   if (flags & HAS_ID) {
     if (!frame.validId(idPtr, id)) return ERR_ID;
-    if (<u32>id > conn.ID_MAX) return ERR_ID_TOO_LONG;
+    if (<u32>id > <u32>ID_MAX) return ERR_ID_TOO_LONG;
   }
   if (flags & HAS_RETRY && !frame.validRetry(retry)) return ERR_RETRY;
   if (flags & RECORD && (!(flags & HAS_ID) || !history.enabled())) return ERR_BAD_ARG;
@@ -260,7 +246,7 @@ export function next_deadline(): f64 {
 export function history_init(maxEvents: i32, maxBytes: i32): i32 {
   if (!memory.ready) return ERR_NOT_INIT;
   if (history.enabled()) return ERR_ALREADY_INIT;
-  if (maxEvents < 1 || maxEvents > 1 << 20 || maxBytes < 16 || maxBytes > MAX_REGION) return ERR_BAD_ARG;
+  if (maxEvents < 1 || maxEvents > MAX_HISTORY_EVENTS || maxBytes < MIN_REGION || maxBytes > MAX_REGION) return ERR_BAD_ARG;
   return history.setup(maxEvents, maxBytes) ? 0 : ERR_NO_MEMORY;
 }
 
@@ -295,7 +281,7 @@ export function history_len(i: i32): i32 {
 export function shape_init(maxShapes: i32, maxBytes: i32): i32 {
   if (!memory.ready) return ERR_NOT_INIT;
   if (shapes.enabled()) return ERR_ALREADY_INIT;
-  if (maxShapes < 1 || maxShapes > 0xFFFF || maxBytes < 16 || maxBytes > MAX_REGION) return ERR_BAD_ARG;
+  if (maxShapes < 1 || maxShapes > MAX_SHAPES || maxBytes < MIN_REGION || maxBytes > MAX_REGION) return ERR_BAD_ARG;
   return shapes.setup(maxShapes, maxBytes) ? 0 : ERR_NO_MEMORY;
 }
 

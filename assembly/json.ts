@@ -20,26 +20,12 @@
 // tape is refused, never turned into bad JSON.
 import * as out from "./out";
 import { writeInt, writeNumber } from "./number";
-import { depthStack, scratch, staging, stagingCap, MAX_DEPTH } from "./memory";
+import { depthStack, scratch, staging, stagingCap } from "./memory";
+import {
+  MAX_DEPTH, TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STR8, TAG_STR16, TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT,
+  TAG_OBJECT_END, TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS,
+} from "./abi";
 import * as shapes from "./shapes";
-
-export const TAG_NULL: u32 = 0x00;
-export const TAG_FALSE: u32 = 0x01;
-export const TAG_TRUE: u32 = 0x02;
-export const TAG_NUMBER: u32 = 0x03;
-export const TAG_STR8: u32 = 0x04;
-export const TAG_STR16: u32 = 0x05;
-export const TAG_ARRAY: u32 = 0x06;
-export const TAG_ARRAY_END: u32 = 0x07;
-export const TAG_OBJECT: u32 = 0x08;
-export const TAG_OBJECT_END: u32 = 0x09;
-export const TAG_KEY8: u32 = 0x0A;
-export const TAG_KEY16: u32 = 0x0B;
-export const TAG_SHAPE: u32 = 0x0C;
-export const TAG_SKIP: u32 = 0x0D;
-export const TAG_STR_AT: u32 = 0x0E;
-export const TAG_INT32: u32 = 0x0F;
-export const TAG_SKIPS: u32 = 0x10;
 
 const NULL_TEXT = memory.data<u8>([0x6E, 0x75, 0x6C, 0x6C]);
 const TRUE_TEXT = memory.data<u8>([0x74, 0x72, 0x75, 0x65]);

@@ -7,9 +7,9 @@
 //   (shape_init), also configuration: each happens once and never again.
 // - Every other region belongs to the core; the host only reads the outbound bytes that
 //   out_ptr/out_len name, and only until its next call into the core.
+import { MAX_DEPTH } from "./abi";
 
-/** The deepest JSON nesting the tape reader accepts (eight bytes of stack per level). */
-export const MAX_DEPTH: i32 = 256;
+/** The tape reader's stack: MAX_DEPTH levels of eight bytes. */
 const LEVEL_BYTES: u64 = 8;
 /** Scratch for one formatted number. */
 const SCRATCH_BYTES: usize = 32;

@@ -6,7 +6,9 @@
 import { init, conn_open, send, out_ptr, out_len, out_consume } from "./index";
 import { staging } from "./memory";
 import { validEventName } from "./frame";
-import { ERR_NO_SPACE } from "./status";
+import {
+  HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, NO_DATA, ERR_NO_SPACE, TAG_OBJECT, TAG_OBJECT_END, TAG_KEY8, TAG_STR8,
+} from "./abi";
 import { readSome, writeAll, args, exit, STDIN, STDOUT, STDERR } from "./wasi-sys";
 import * as flags from "./wasi-flags";
 
@@ -17,12 +19,6 @@ const EVENT_MAX = 1024;
 const OUT_BYTES = 7 * (LINE_MAX + 1) + 2 * EVENT_MAX;
 // Event name, id digits, and the line with the JSON tape's 15 bytes around it.
 const STAGING_BYTES = EVENT_MAX + 32 + LINE_MAX + 1 + 16;
-
-const HAS_EVENT = 1;
-const HAS_ID = 2;
-const HAS_RETRY = 4;
-const DATA_JSON = 8;
-const NO_DATA = 16;
 
 const EXIT_USAGE = 2;
 const EXIT_IO = 74;
@@ -38,7 +34,7 @@ const ARGV_BYTES: u32 = 8192;
 const argvBuf = memory.data(ARGV_BYTES);
 const message = memory.data(256);
 /** `{"line":` as a tape: object, key of 4 bytes "line", then a string of the line's length. */
-const LINE_KEY = memory.data<u8>([0x08, 0x0a, 4, 0, 0, 0, 0x6c, 0x69, 0x6e, 0x65, 0x04]);
+const LINE_KEY = memory.data<u8>([<u8>TAG_OBJECT, <u8>TAG_KEY8, 4, 0, 0, 0, 0x6c, 0x69, 0x6e, 0x65, <u8>TAG_STR8]);
 
 let conn: i32 = 0;
 let eventLen: i32 = 0;
@@ -103,7 +99,7 @@ function line(p: usize, n: i32): void {
     memory.copy(at, LINE_KEY, 11);
     store<u32>(at + 11, n);
     memory.copy(at + 15, p, n);
-    store<u8>(at + 15 + n, 0x09);
+    store<u8>(at + 15 + n, TAG_OBJECT_END);
     dataLen = n + 16;
   } else {
     memory.copy(at, p, n);

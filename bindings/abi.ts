@@ -35,24 +35,6 @@ export interface SseExports {
   shape_define(at: number, len: number): number;
 }
 
-export const ABI_VERSION = 4;
-
-/** send() flags. */
-export const HAS_EVENT = 1;
-export const HAS_ID = 2;
-export const HAS_RETRY = 4;
-export const DATA_JSON = 8;
-export const NO_DATA = 16;
-export const RECORD = 32;
-
-/** conn_stat() indexes. */
-export const STAT_EVENTS = 0;
-export const STAT_BYTES_FRAMED = 1;
-export const STAT_BYTES_DRAINED = 2;
-export const STAT_PENDING = 3;
-export const STAT_RETRY = 4;
-export const STAT_DEADLINE = 5;
-export const STAT_HAS_LAST_ID = 6;
-
-/** The longest id the core remembers (conn.ts ID_MAX). */
-export const ID_MAX = 256;
+// ABI_VERSION, the send() flags, the conn_stat() indexes, the limits and the statuses: the
+// one file the core is compiled with.
+export * from "../assembly/abi.js";

@@ -74,9 +74,6 @@ const EMPTY = new Uint8Array(0);
 const ON_HEAP_BYTES = 64;
 /** Staging past the payload space where repeated short strings are kept (TapeWriter.keep). */
 const KEPT_TEXT_BYTES = 4096;
-/** init's bounds for stagingBytes (README, ABI). */
-const STAGING_MIN = 256;
-const REGION_MAX = 2 ** 30;
 
 export class Engine {
   readonly exports: abi.SseExports;
@@ -122,8 +119,8 @@ export class Engine {
     const shapes = options.shapes ?? { maxShapes: 256, maxBytes: 16 * 1024 };
     // Repeated strings of shaped objects are kept past the payload space (see TapeWriter.keep).
     // A stagingBytes init refuses is passed on as it is, so the refusal stays the same.
-    const keptBytes = shapes && options.compileShapes !== false && stagingBytes >= STAGING_MIN &&
-      stagingBytes <= REGION_MAX - KEPT_TEXT_BYTES ? KEPT_TEXT_BYTES : 0;
+    const keptBytes = shapes && options.compileShapes !== false && stagingBytes >= abi.MIN_STAGING &&
+      stagingBytes <= abi.MAX_REGION - KEPT_TEXT_BYTES ? KEPT_TEXT_BYTES : 0;
     check(x.init(this.maxConnections, this.outBytes, stagingBytes + keptBytes, options.keepAliveMs ?? 0), "init");
     if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
     if (shapes) check(x.shape_init(shapes.maxShapes, shapes.maxBytes), "init");

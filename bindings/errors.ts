@@ -1,21 +1,23 @@
-// The core's status codes (assembly/status.ts) and the typed errors they become.
+// The core's status codes (assembly/abi.ts) and the typed errors they become.
 // Two families, as in the core: the host misused the engine, or the content was refused.
+import * as abi from "../assembly/abi.js";
 
+/** Each ERR_ constant of assembly/abi.ts by its name without ERR_ (test/errors.test.ts checks none is missing). */
 export const Status = {
-  NOT_INIT: -1,
-  BAD_ARG: -2,
-  UNKNOWN_CONN: -3,
-  CAPACITY: -4,
-  ALREADY_INIT: -5,
-  NO_MEMORY: -6,
-  EVENT_NAME: -10,
-  ID: -11,
-  RETRY: -12,
-  TOO_LARGE: -13,
-  NO_SPACE: -14,
-  BAD_TAPE: -15,
-  ID_TOO_LONG: -16,
-  ID_UNKNOWN: -17,
+  NOT_INIT: abi.ERR_NOT_INIT,
+  BAD_ARG: abi.ERR_BAD_ARG,
+  UNKNOWN_CONN: abi.ERR_UNKNOWN_CONN,
+  CAPACITY: abi.ERR_CAPACITY,
+  ALREADY_INIT: abi.ERR_ALREADY_INIT,
+  NO_MEMORY: abi.ERR_NO_MEMORY,
+  EVENT_NAME: abi.ERR_EVENT_NAME,
+  ID: abi.ERR_ID,
+  RETRY: abi.ERR_RETRY,
+  TOO_LARGE: abi.ERR_TOO_LARGE,
+  NO_SPACE: abi.ERR_NO_SPACE,
+  BAD_TAPE: abi.ERR_BAD_TAPE,
+  ID_TOO_LONG: abi.ERR_ID_TOO_LONG,
+  ID_UNKNOWN: abi.ERR_ID_UNKNOWN,
 } as const;
 
 export type StatusName = keyof typeof Status;
@@ -74,7 +76,7 @@ const MESSAGES: Record<StatusName, string> = {
   TOO_LARGE: "the event is larger than the connection's outbound space",
   NO_SPACE: "the connection's outbound space is full until pending bytes drain",
   BAD_TAPE: "the JSON value tape is malformed",
-  ID_TOO_LONG: "an event id must be at most 256 bytes of UTF-8",
+  ID_TOO_LONG: `an event id must be at most ${abi.ID_MAX} bytes of UTF-8`,
   ID_UNKNOWN: "the id is not in the history",
 };
 

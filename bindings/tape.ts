@@ -16,27 +16,12 @@
 import { mayBeBoxed, unboxed } from "./brands.js";
 import { EncodeViews } from "./encode-views.js";
 import { errorFor, FrameTooLargeError, JsonValueError, Status } from "./errors.js";
+// The core's tags and MAX_DEPTH: deeper values are refused here, before any byte is staged.
+import {
+  MAX_DEPTH, TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STR8, TAG_STR16, TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT,
+  TAG_OBJECT_END, TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS,
+} from "../assembly/abi.js";
 
-const TAG_NULL = 0x00;
-const TAG_FALSE = 0x01;
-const TAG_TRUE = 0x02;
-const TAG_NUMBER = 0x03;
-const TAG_STR8 = 0x04;
-const TAG_STR16 = 0x05;
-const TAG_ARRAY = 0x06;
-const TAG_ARRAY_END = 0x07;
-const TAG_OBJECT = 0x08;
-const TAG_OBJECT_END = 0x09;
-const TAG_KEY8 = 0x0a;
-const TAG_KEY16 = 0x0b;
-const TAG_SHAPE = 0x0c;
-const TAG_SKIP = 0x0d;
-const TAG_STR_AT = 0x0e;
-const TAG_INT32 = 0x0f;
-const TAG_SKIPS = 0x10;
-
-/** The core's MAX_DEPTH: deeper values are refused here, before any byte is staged. */
-export const MAX_DEPTH = 256;
 /** Strings up to this length are copied by hand: below ~16 characters that beats encodeInto (V8 11). */
 const SHORT = 16;
 
@@ -61,10 +46,22 @@ const MAX_KEPT = 64;
  * the shape's memo of kept strings: per member, the kept string, its offset from staging's
  * start, its UTF-8 byte count, and the string last seen there.
  */
-type ShapeReader = (w: ReaderCalls, o: Record<string, unknown>, m: unknown[]) => void;
+type ShapeReader = (w: ShapeReaderCalls, o: Record<string, unknown>, m: unknown[]) => void;
 
-/** What compiled readers call, by name (compileReader). */
-type ReaderCalls = Pick<TapeWriter, "number" | "string" | "stringAt" | "member" | "value" | "skip">;
+/** What compiled readers call on the writer (compileReader): TapeWriter implements it. */
+interface ShapeReaderCalls {
+  number(n: number): void;
+  string(s: string, key: boolean): void;
+  stringAt(at: number, len: number): void;
+  member(s: string, m: unknown[], j: number): void;
+  value(v: unknown, key: string | number): boolean;
+  skip(): void;
+}
+
+/** The names compiled code calls, each checked to be exactly a method of ShapeReaderCalls. */
+const CALL: { readonly [K in keyof ShapeReaderCalls]: K } = {
+  number: "number", string: "string", stringAt: "stringAt", member: "member", value: "value", skip: "skip",
+};
 
 interface Shape {
   readonly id: number;
@@ -74,7 +71,7 @@ interface Shape {
   readonly memo: unknown[];
 }
 
-export class TapeWriter {
+export class TapeWriter implements ShapeReaderCalls {
   private readonly u8: Uint8Array;
   private readonly view: DataView;
   private pos = 0;
@@ -492,7 +489,7 @@ let codeGeneration = true;
  * costs one comparison and a 9-byte reference. Undefined where code generation from
  * strings is refused (a CSP without 'unsafe-eval', Cloudflare Workers, node
  * --disallow-code-generation-from-strings): those hosts read shapes in a loop over the keys.
- * The methods it calls are named in ReaderCalls, so renaming one fails to compile.
+ * The methods it calls are spelled by CALL, so renaming one fails to compile.
  */
 function compileReader(keys: readonly string[], keep: boolean): ShapeReader | undefined {
   if (!codeGeneration) return undefined;
@@ -500,8 +497,8 @@ function compileReader(keys: readonly string[], keep: boolean): ShapeReader | un
   keys.forEach((key, i) => {
     const k = JSON.stringify(key);
     const j = 4 * i;
-    const text = keep ? `if (v === m[${j}]) w.stringAt(m[${j + 1}], m[${j + 2}]); else w.member(v, m, ${j});` : "w.string(v, false);";
-    body += `v = o[${k}]; if (typeof v === "number") w.number(v); else if (typeof v === "string") { ${text} } else if (!w.value(v, ${k})) w.skip();\n`;
+    const text = keep ? `if (v === m[${j}]) w.${CALL.stringAt}(m[${j + 1}], m[${j + 2}]); else w.${CALL.member}(v, m, ${j});` : `w.${CALL.string}(v, false);`;
+    body += `v = o[${k}]; if (typeof v === "number") w.${CALL.number}(v); else if (typeof v === "string") { ${text} } else if (!w.${CALL.value}(v, ${k})) w.${CALL.skip}();\n`;
   });
   try {
     return new Function("w", "o", "m", body) as ShapeReader;

@@ -6,7 +6,10 @@
 // About half the modules also get a shape table and/or a history ring with small limits, so
 // full tables, refused key lists, shaped tapes and both kinds of ring eviction are common.
 import { expect, it } from "vitest";
-import { ABI_VERSION, type SseExports } from "../bindings/abi.js";
+import {
+  ABI_VERSION, TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STR8, TAG_STR16, TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT,
+  TAG_OBJECT_END, TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS, type SseExports,
+} from "../bindings/abi.js";
 import * as M from "./support/model.js";
 import { rng, wasmModule } from "./support/wasm.js";
 
@@ -451,39 +454,39 @@ class Fuzzer {
   /** The value tape of `v` (format: assembly/json.ts), written independently of bindings/tape.ts. */
   tape(v: Json, out: number[]): void {
     if (v instanceof Shaped) {
-      out.push(0x0c, v.id & 0xff, v.id >>> 8);
+      out.push(TAG_SHAPE, v.id & 0xff, v.id >>> 8);
       for (let i = 0; i < v.values.length;) {
         // Skips in a row go one by one (0x0D) or, as often, as one run (0x10, count).
         let n = 0;
         while (v.values[i + n] === undefined && i + n < v.values.length) n++;
         if (n === 0) this.tape(v.values[i++]!, out);
-        else if (n > 1 && this.chance(0.5)) out.push(0x10, n);
-        else out.push(...Array<number>(n).fill(0x0d));
+        else if (n > 1 && this.chance(0.5)) out.push(TAG_SKIPS, n);
+        else out.push(...Array<number>(n).fill(TAG_SKIP));
         i += n;
       }
-    } else if (v === null) out.push(0);
-    else if (v === false) out.push(1);
-    else if (v === true) out.push(2);
+    } else if (v === null) out.push(TAG_NULL);
+    else if (v === false) out.push(TAG_FALSE);
+    else if (v === true) out.push(TAG_TRUE);
     else if (typeof v === "number") {
       // An integer of 32 bits goes as i32 (0x0F) or, as often, as f64 (0x03): both are valid.
       const int32 = (v | 0) === v && this.chance(0.5);
-      out.push(int32 ? 0x0f : 3);
+      out.push(int32 ? TAG_INT32 : TAG_NUMBER);
       const b = new Uint8Array(int32 ? new Int32Array([v]).buffer : new Float64Array([v]).buffer);
       for (const x of b) out.push(x);
     } else if (typeof v === "string") {
       if (this.chance(0.1)) this.keptString(out);
       else this.tapeString(v, false, out);
     } else if (Array.isArray(v)) {
-      out.push(6);
+      out.push(TAG_ARRAY);
       for (const item of v) this.tape(item, out);
-      out.push(7);
+      out.push(TAG_ARRAY_END);
     } else {
-      out.push(8);
+      out.push(TAG_OBJECT);
       for (const k of Object.keys(v)) {
         this.tapeString(k, true, out);
         this.tape(v[k]!, out);
       }
-      out.push(9);
+      out.push(TAG_OBJECT_END);
     }
   }
 
@@ -493,7 +496,7 @@ class Fuzzer {
     const view = new DataView(body.buffer);
     if (utf16) for (let i = 0; i < s.length; i++) view.setUint16(2 * i, s.charCodeAt(i), true);
     const units = utf16 ? s.length : body.length;
-    out.push((key ? 0x0a : 0x04) + (utf16 ? 1 : 0), units & 0xff, (units >>> 8) & 0xff, (units >>> 16) & 0xff, units >>> 24);
+    out.push(key ? (utf16 ? TAG_KEY16 : TAG_KEY8) : utf16 ? TAG_STR16 : TAG_STR8, units & 0xff, (units >>> 8) & 0xff, (units >>> 16) & 0xff, units >>> 24);
     for (const x of body) out.push(x);
   }
 
@@ -510,7 +513,7 @@ class Fuzzer {
     if (u < 0.05) at = this.pick([cap + 1, 0xffffffff]);
     else if (u < 0.1) count = cap - at + 1;
     else if (u < 0.12) count = 0xffffffff;
-    out.push(0x0e);
+    out.push(TAG_STR_AT);
     for (const x of [at, count]) out.push(x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24);
   }
 
@@ -537,7 +540,7 @@ class Fuzzer {
       tape = Uint8Array.from([...bytes, this.int(256)]);
       malformed = true;
     } else if (u < 0.09) {
-      tape[0] = 0x0c + this.int(244);
+      tape[0] = TAG_SHAPE + this.int(256 - TAG_SHAPE);
       malformed = true;
     } else if (u < 0.15) {
       tape[this.int(tape.length)] = this.int(256);
@@ -573,8 +576,8 @@ class Fuzzer {
     let tape = Uint8Array.from(bytes);
     const u = this.random();
     if (u < 0.03) tape = tape.subarray(0, this.int(tape.length));
-    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([0x0c, 0x0d, 0x0e, 0x0f, 0x10, this.int(256)]);
-    else if (u < 0.08) tape = Uint8Array.from([...bytes, this.pick([0x0d, 0x00, 0x0c, 0x10])]);
+    else if (u < 0.06) tape[this.int(tape.length)] = this.pick([TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS, this.int(256)]);
+    else if (u < 0.08) tape = Uint8Array.from([...bytes, this.pick([TAG_SKIP, TAG_NULL, TAG_SHAPE, TAG_SKIPS])]);
     if (this.keptUsed) this.keptTapes.add(tape);
     if (u < 0.08 || this.broken || this.keptUsed) return tape;
     this.tapeBytes.reset();
@@ -601,7 +604,7 @@ class Fuzzer {
     if (u < 0.75) return { list, names };
     if (u < 0.8) list[0] = list[0]! + this.pick([1, -1]);
     else if (u < 0.83) list[2] = 1 + this.int(255);
-    else if (u < 0.87 && names.length > 0) list[4] = this.pick([0x00, 0x06, 0x08, 0x0c, 0x0d, this.int(256)]);
+    else if (u < 0.87 && names.length > 0) list[4] = this.pick([TAG_NULL, TAG_ARRAY, TAG_OBJECT, TAG_SHAPE, TAG_SKIP, this.int(256)]);
     else if (u < 0.95) return { list: list.subarray(0, this.int(list.length)) };
     else return { list: Uint8Array.from([...out, this.int(256)]) };
     return { list };

@@ -1,19 +1,22 @@
 /* A minimal wasm3 host for the core (build/sse-mcu.wasm): the whole ABI call sequence of
- * README "Embedding" — init, conn_open, stage the event in staging, send, then out_ptr /
- * out_len / out_consume — printing the framed bytes to stdout.
+ * README "Embedding" — abi_version, init, conn_open, stage the event in staging, send, then
+ * out_ptr / out_len / out_consume — printing the framed bytes to stdout.
  *
  *   usage: host MODULE.wasm EVENT DATA      (EVENT "" sends no event name)
  *
  * The core imports nothing, so there is nothing to link (m3_LinkRawFunction would go after
- * m3_LoadModule if it did). Exit status: 0 ok, 1 a wasm3 error, 2 a negative status. */
+ * m3_LoadModule if it did). Exit status: 0 ok, 1 a wasm3 error or a module of another ABI,
+ * 2 a negative status. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wasm3.h"
+/* The ABI's numbers, generated from assembly/abi.ts by npm run build:wasm; a host of its own
+ * would put build/ on its include path instead. */
+#include "../../build/wasm_sse.h"
 
 #define STACK_BYTES 2048 /* the interpreter's stack: the mcu build needs about 1.85 KiB */
-#define HAS_EVENT 1
 
 static IM3Runtime runtime;
 
@@ -84,8 +87,15 @@ int main(int argc, char **argv) {
     check(m3_ParseModule(env, &module, wasm, (uint32_t)wasm_len), "parse");
     check(m3_LoadModule(runtime, module), "load");
 
+    IM3Function f = find("abi_version");
+    check(m3_CallV(f), "abi_version");
+    if (result_i32(f, "abi_version") != SSE_ABI_VERSION) {
+        fprintf(stderr, "the module speaks another ABI than wasm_sse.h\n");
+        return 1;
+    }
+
     /* 4 connections x 4 KiB outbound, 1 KiB staging, no keep-alive: fits the mcu build's 2 pages. */
-    IM3Function f = find("init");
+    f = find("init");
     check(m3_CallV(f, 4, 4096, 1024, 0.0), "init");
     result_i32(f, "init");
 
@@ -106,7 +116,7 @@ int main(int argc, char **argv) {
     memcpy(memory_at(staging, event_len), event, event_len);
     memcpy(memory_at(staging + event_len, data_len), data, data_len);
     f = find("send");
-    check(m3_CallV(f, conn, event_len ? HAS_EVENT : 0, event_len, 0, data_len, 0.0), "send");
+    check(m3_CallV(f, conn, event_len ? SSE_HAS_EVENT : 0, event_len, 0, data_len, 0.0), "send");
     result_i32(f, "send");
 
     /* Drain: copy the pending bytes out (the pointer is valid until the next call), then consume. */

@@ -10,39 +10,22 @@
 // assembly/history.ts state), so the fuzzer can check their query answers and bytes. Their
 // memory sits after init's carve (assembly/memory.ts carveMore); the model learns where that
 // carve ends from the fuzzer (place) and predicts every address from there.
+import {
+  HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, NO_DATA, RECORD, ALL_FLAGS, MAX_CONNS, MIN_REGION, MAX_REGION, MIN_STAGING,
+  ID_MAX, MAX_DEPTH, MAX_HISTORY_EVENTS, MAX_SHAPES, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING,
+  STAT_RETRY, STAT_DEADLINE, STAT_HAS_LAST_ID, TAG_NULL, TAG_FALSE, TAG_NUMBER, TAG_STR8, TAG_STR16,
+  TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT, TAG_OBJECT_END, TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS,
+} from "../../assembly/abi.js";
+import { Status } from "../../bindings/errors.js";
 
-export const NOT_INIT = -1;
-export const BAD_ARG = -2;
-export const UNKNOWN_CONN = -3;
-export const CAPACITY = -4;
-export const ALREADY_INIT = -5;
-export const NO_MEMORY = -6;
-export const EVENT_NAME = -10;
-export const ID = -11;
-export const RETRY = -12;
-export const TOO_LARGE = -13;
-export const NO_SPACE = -14;
-export const BAD_TAPE = -15;
-export const ID_TOO_LONG = -16;
-export const ID_UNKNOWN = -17;
+// The ABI's numbers are the core's own (assembly/abi.ts): the model is independent in what it
+// does with them, not in their values.
+export const {
+  NOT_INIT, BAD_ARG, UNKNOWN_CONN, CAPACITY, ALREADY_INIT, NO_MEMORY, EVENT_NAME, ID, RETRY, TOO_LARGE, NO_SPACE,
+  BAD_TAPE, ID_TOO_LONG, ID_UNKNOWN,
+} = Status;
+export { HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, NO_DATA, RECORD, MAX_DEPTH };
 
-export const HAS_EVENT = 1;
-export const HAS_ID = 2;
-export const HAS_RETRY = 4;
-export const DATA_JSON = 8;
-export const NO_DATA = 16;
-/** Keep the frame in the history (assembly/index.ts); refused while no history is configured. */
-export const RECORD = 32;
-const KNOWN_FLAGS = 63;
-
-/** Limits the README states for init and ids. */
-export const MAX_CONNS = 65535;
-const MAX_REGION = 2 ** 30;
-export const MIN_OUT = 16;
-export const MIN_STAGING = 256;
-export const ID_MAX = 256;
-/** The deepest JSON nesting a tape may have (assembly/memory.ts MAX_DEPTH). */
-export const MAX_DEPTH = 256;
 /** Pointers stay below this (assembly/memory.ts): a configuration past it is NO_MEMORY. */
 const ADDRESS_LIMIT = 0x7fff_0000;
 /**
@@ -89,13 +72,13 @@ export class ModelConn {
   /** conn_stat by index. */
   stat(which: number): number {
     switch (which) {
-      case 0: return this.events;
-      case 1: return this.framed;
-      case 2: return this.drained;
-      case 3: return this.len;
-      case 4: return this.retry;
-      case 5: return this.deadline;
-      case 6: return this.lastId ? 1 : 0;
+      case STAT_EVENTS: return this.events;
+      case STAT_BYTES_FRAMED: return this.framed;
+      case STAT_BYTES_DRAINED: return this.drained;
+      case STAT_PENDING: return this.len;
+      case STAT_RETRY: return this.retry;
+      case STAT_DEADLINE: return this.deadline;
+      case STAT_HAS_LAST_ID: return this.lastId ? 1 : 0;
       default: return NaN;
     }
   }
@@ -144,13 +127,11 @@ export class Bytes {
 const BYTE_ESCAPES: (string | undefined)[] = Array.from({ length: 256 }, (_, c) =>
   c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : undefined);
 
-const TAG = { NULL: 0, FALSE: 1, TRUE: 2, NUMBER: 3, STR8: 4, STR16: 5, ARRAY: 6, ARRAY_END: 7, OBJECT: 8, OBJECT_END: 9, KEY8: 10, KEY16: 11, SHAPE: 12, SKIP: 13, STR_AT: 14, INT32: 15, SKIPS: 16 } as const;
-
 /** A defined shape: each member's rendered `"key":` bytes, in the shape's order. */
 export type ShapeKeys = readonly Uint8Array[];
 
 /** An open container of the tape reader: an array, a spelled-out object, or a shaped object and its next member. */
-type Level = { kind: typeof TAG.ARRAY | typeof TAG.OBJECT } | { kind: typeof TAG.SHAPE; keys: ShapeKeys; next: number };
+type Level = { kind: typeof TAG_ARRAY | typeof TAG_OBJECT } | { kind: typeof TAG_SHAPE; keys: ShapeKeys; next: number };
 
 /**
  * Appends the JSON text of the tape string whose count starts at p (after its tag) to `w`,
@@ -203,7 +184,7 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
   for (;;) {
     let top = stack[stack.length - 1];
     // A shaped object has no end tag: it is complete once its last member is read.
-    while (top?.kind === TAG.SHAPE && top.next === top.keys.length) {
+    while (top?.kind === TAG_SHAPE && top.next === top.keys.length) {
       w.byte(0x7d);
       stack.pop();
       first = false;
@@ -213,19 +194,19 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
     if (p >= end) break;
     if (done) return false;
     const tag = src[p++]!;
-    if (tag === TAG.ARRAY_END || tag === TAG.OBJECT_END) {
-      if (wantValue || top?.kind !== (tag === TAG.ARRAY_END ? TAG.ARRAY : TAG.OBJECT)) return false;
-      w.byte(tag === TAG.ARRAY_END ? 0x5d : 0x7d);
+    if (tag === TAG_ARRAY_END || tag === TAG_OBJECT_END) {
+      if (wantValue || top?.kind !== (tag === TAG_ARRAY_END ? TAG_ARRAY : TAG_OBJECT)) return false;
+      w.byte(tag === TAG_ARRAY_END ? 0x5d : 0x7d);
       stack.pop();
       first = false;
       done = stack.length === 0;
       continue;
     }
-    const isKey = tag === TAG.KEY8 || tag === TAG.KEY16;
-    if (top?.kind === TAG.SHAPE) {
+    const isKey = tag === TAG_KEY8 || tag === TAG_KEY16;
+    if (top?.kind === TAG_SHAPE) {
       // The member's key is the shape's; a skip leaves the member (and its comma) out.
       if (isKey) return false;
-      if (tag === TAG.SKIPS) {
+      if (tag === TAG_SKIPS) {
         // A run: this member and count - 1 more are left out; it may not pass the last member.
         if (p >= end) return false;
         const count = src[p++]!;
@@ -234,48 +215,48 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
         continue;
       }
       const key = top.keys[top.next++]!;
-      if (tag === TAG.SKIP) continue;
+      if (tag === TAG_SKIP) continue;
       if (!first) w.byte(0x2c);
       w.bytes(key, 0, key.length);
     } else {
-      if (top?.kind === TAG.OBJECT && !wantValue ? !isKey : isKey) return false;
+      if (top?.kind === TAG_OBJECT && !wantValue ? !isKey : isKey) return false;
       if (!first && !wantValue) w.byte(0x2c);
     }
-    if (tag > TAG.SHAPE && tag !== TAG.STR_AT && tag !== TAG.INT32) return false;
+    if (tag > TAG_SHAPE && tag !== TAG_STR_AT && tag !== TAG_INT32) return false;
     first = false;
     wantValue = false;
-    if (tag === TAG.ARRAY || tag === TAG.OBJECT || tag === TAG.SHAPE) {
+    if (tag === TAG_ARRAY || tag === TAG_OBJECT || tag === TAG_SHAPE) {
       if (stack.length === MAX_DEPTH) return false;
-      if (tag === TAG.SHAPE) {
+      if (tag === TAG_SHAPE) {
         if (end - p < 2) return false;
         const keys = shapes[view.getUint16(p, true)];
         if (keys === undefined) return false;
         p += 2;
-        stack.push({ kind: TAG.SHAPE, keys, next: 0 });
+        stack.push({ kind: TAG_SHAPE, keys, next: 0 });
       } else {
         stack.push({ kind: tag });
       }
       first = true;
-      w.byte(tag === TAG.ARRAY ? 0x5b : 0x7b);
+      w.byte(tag === TAG_ARRAY ? 0x5b : 0x7b);
       continue;
     }
-    if (tag === TAG.NUMBER) {
+    if (tag === TAG_NUMBER) {
       if (end - p < 8) return false;
       w.ascii(JSON.stringify(view.getFloat64(p, true)));
       p += 8;
-    } else if (tag === TAG.INT32) {
+    } else if (tag === TAG_INT32) {
       if (end - p < 4) return false;
       w.ascii(String(view.getInt32(p, true)));
       p += 4;
-    } else if (tag === TAG.STR_AT) {
+    } else if (tag === TAG_STR_AT) {
       if (end - p < 8) return false;
       const at = view.getUint32(p, true);
       const count = view.getUint32(p + 4, true);
       if (at > src.length || count > src.length - at) return false;
       utf8Quoted(src, at, at + count, w);
       p += 8;
-    } else if (tag >= TAG.STR8) {
-      p = quoted(src, view, p, end, tag === TAG.STR16 || tag === TAG.KEY16, w);
+    } else if (tag >= TAG_STR8) {
+      p = quoted(src, view, p, end, tag === TAG_STR16 || tag === TAG_KEY16, w);
       if (p < 0) return false;
       if (isKey) {
         w.byte(0x3a);
@@ -283,7 +264,7 @@ export function tapeToJson(src: Uint8Array, start: number, end: number, w: Bytes
         continue;
       }
     } else {
-      w.ascii(tag === TAG.NULL ? "null" : tag === TAG.FALSE ? "false" : "true");
+      w.ascii(tag === TAG_NULL ? "null" : tag === TAG_FALSE ? "false" : "true");
     }
     done = stack.length === 0;
   }
@@ -307,9 +288,9 @@ export function renderShape(src: Uint8Array, start: number, end: number): { entr
   for (let i = 0; i < n; i++) {
     if (p >= end) return undefined;
     const tag = src[p++]!;
-    if (tag !== TAG.STR8 && tag !== TAG.STR16 && tag !== TAG.KEY8 && tag !== TAG.KEY16) return undefined;
+    if (tag !== TAG_STR8 && tag !== TAG_STR16 && tag !== TAG_KEY8 && tag !== TAG_KEY16) return undefined;
     key.reset();
-    p = quoted(src, view, p, end, tag === TAG.STR16 || tag === TAG.KEY16, key);
+    p = quoted(src, view, p, end, tag === TAG_STR16 || tag === TAG_KEY16, key);
     if (p < 0) return undefined;
     key.byte(0x3a);
     keys.push(key.buf.slice(0, key.len));
@@ -462,7 +443,7 @@ export function initOutcome(maxConnsRaw: number, outRaw: number, stagingRaw: num
   const maxConns = toI32(maxConnsRaw);
   const outBytes = toI32(outRaw);
   const stagingBytes = toI32(stagingRaw);
-  if (maxConns < 1 || maxConns > MAX_CONNS || outBytes < MIN_OUT || outBytes > MAX_REGION ||
+  if (maxConns < 1 || maxConns > MAX_CONNS || outBytes < MIN_REGION || outBytes > MAX_REGION ||
       stagingBytes < MIN_STAGING || stagingBytes > MAX_REGION || !(keepAliveMs >= 0 && keepAliveMs < Infinity)) {
     return BAD_ARG;
   }
@@ -597,7 +578,7 @@ export class Model {
     const c = this.target(handle);
     if (typeof c === "number") return c;
     const flags = toI32(flagsRaw);
-    if (flags & ~KNOWN_FLAGS) return BAD_ARG;
+    if (flags & ~ALL_FLAGS) return BAD_ARG;
     const ev = flags & HAS_EVENT ? toI32(evRaw) : 0;
     const id = flags & HAS_ID ? toI32(idRaw) : 0;
     const data = flags & NO_DATA ? 0 : toI32(dataRaw);
@@ -696,8 +677,8 @@ export class Model {
     if (kind === "history" ? this.history : this.shapes) return ALREADY_INIT;
     const count = toI32(countRaw);
     const bytes = toI32(bytesRaw);
-    const maxCount = kind === "history" ? 2 ** 20 : 0xffff;
-    if (count < 1 || count > maxCount || bytes < MIN_OUT || bytes > MAX_REGION) return BAD_ARG;
+    const maxCount = kind === "history" ? MAX_HISTORY_EVENTS : MAX_SHAPES;
+    if (count < 1 || count > maxCount || bytes < MIN_REGION || bytes > MAX_REGION) return BAD_ARG;
     const indexAt = align16(this.carvedEnd);
     const indexBytes = count * (kind === "history" ? HISTORY_ENTRY : SHAPE_ENTRY);
     const bytesAt = align16(indexAt + indexBytes);

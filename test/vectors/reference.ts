@@ -3,6 +3,10 @@
 // numbers are serialised by JSON.stringify itself), and a decoder that runs the bytes
 // through eventsource-parser, as a browser would read them.
 import { createParser } from "eventsource-parser";
+import {
+  MAX_DEPTH, TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STR8, TAG_STR16, TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT,
+  TAG_OBJECT_END, TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS,
+} from "../../assembly/abi.js";
 
 const enc = new TextEncoder();
 export const utf8 = (s: string): Uint8Array => enc.encode(s);
@@ -57,8 +61,6 @@ export function commentFrame(text: Uint8Array): Uint8Array {
 
 export const KEEP_ALIVE = utf8(":\n");
 
-const MAX_DEPTH = 256;
-
 /**
  * The JSON text a value tape stands for (format: assembly/json.ts), or undefined if the
  * tape is malformed. Leaves are serialised by JSON.stringify; this reader only walks shape.
@@ -85,24 +87,24 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], s
     if (p >= tape.length) return undefined;
     const tag = tape[p++]!;
     switch (tag) {
-      case 0x00: return "null";
-      case 0x01: return "false";
-      case 0x02: return "true";
-      case 0x03: {
+      case TAG_NULL: return "null";
+      case TAG_FALSE: return "false";
+      case TAG_TRUE: return "true";
+      case TAG_NUMBER: {
         if (tape.length - p < 8) return undefined;
         const x = view.getFloat64(p, true);
         p += 8;
         return JSON.stringify(x);
       }
-      case 0x0f: {
+      case TAG_INT32: {
         if (tape.length - p < 4) return undefined;
         const x = view.getInt32(p, true);
         p += 4;
         return JSON.stringify(x);
       }
-      case 0x04: return str(false);
-      case 0x05: return str(true);
-      case 0x0e: {
+      case TAG_STR8: return str(false);
+      case TAG_STR16: return str(true);
+      case TAG_STR_AT: {
         if (staging === undefined || tape.length - p < 8) return undefined;
         const at = view.getUint32(p, true);
         const count = view.getUint32(p + 4, true);
@@ -110,7 +112,7 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], s
         if (at > staging.length || count > staging.length - at) return undefined;
         return JSON.stringify(utf8Strict.decode(staging.subarray(at, at + count)));
       }
-      case 0x0c: {
+      case TAG_SHAPE: {
         // An object of a defined shape: its keys come from the table, one value or skip (0x0D)
         // each, or a run of skips (0x10, count ≥ 1) for as many members.
         if (depth === MAX_DEPTH || tape.length - p < 2) return undefined;
@@ -121,11 +123,11 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], s
         for (let i = 0; i < keys.length; i++) {
           const k = keys[i]!;
           if (p >= tape.length) return undefined;
-          if (tape[p] === 0x0d) {
+          if (tape[p] === TAG_SKIP) {
             p++;
             continue;
           }
-          if (tape[p] === 0x10) {
+          if (tape[p] === TAG_SKIPS) {
             const count = tape[p + 1];
             if (count === undefined || count === 0 || count > keys.length - i) return undefined;
             p += 2;
@@ -138,22 +140,22 @@ export function tapeToJson(tape: Uint8Array, shapes: readonly string[][] = [], s
         }
         return `{${members.join(",")}}`;
       }
-      case 0x06: case 0x08: {
+      case TAG_ARRAY: case TAG_OBJECT: {
         if (depth === MAX_DEPTH) return undefined;
-        const isObject = tag === 0x08;
+        const isObject = tag === TAG_OBJECT;
         const items: string[] = [];
         while (true) {
           if (p >= tape.length) return undefined;
           const next = tape[p]!;
-          if (next === (isObject ? 0x09 : 0x07)) {
+          if (next === (isObject ? TAG_OBJECT_END : TAG_ARRAY_END)) {
             p++;
             return isObject ? `{${items.join(",")}}` : `[${items.join(",")}]`;
           }
           let key = "";
           if (isObject) {
-            if (next !== 0x0a && next !== 0x0b) return undefined;
+            if (next !== TAG_KEY8 && next !== TAG_KEY16) return undefined;
             p++;
-            const k = str(next === 0x0b);
+            const k = str(next === TAG_KEY16);
             if (k === undefined) return undefined;
             key = `${k}:`;
           }

@@ -1,8 +1,13 @@
 // The call scripts behind the vectors, by category. Each names what it means to provoke; the
 // session checks the engine and the model agree, and the streams read back as intended.
-import { ABI_VERSION } from "../../bindings/abi.js";
+import {
+  ABI_VERSION, HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, RECORD, ALL_FLAGS, MAX_CONNS, MIN_REGION, MAX_REGION, MIN_STAGING,
+  MAX_HISTORY_EVENTS, MAX_SHAPES, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING, STAT_RETRY, STAT_DEADLINE,
+  STAT_HAS_LAST_ID, TAG_NULL, TAG_TRUE, TAG_NUMBER, TAG_STR8, TAG_STR16, TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT, TAG_OBJECT_END,
+  TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS,
+} from "../../assembly/abi.js";
 import { Status } from "../../bindings/errors.js";
-import { F, ID_UNKNOWN, Session, tapeOf } from "./session.js";
+import { Session, tapeOf } from "./session.js";
 import { utf8 } from "./reference.js";
 import { rng } from "../support/wasm.js";
 
@@ -23,8 +28,8 @@ const bytesOf = (...xs: number[]): Uint8Array => new Uint8Array(xs);
 /** After a refusal: nothing was written and nothing counted; a good send still works. */
 function unchanged(s: Session, h: number): void {
   s.outLen(h);
-  s.stat(h, 0);
-  s.stat(h, 1);
+  s.stat(h, STAT_EVENTS);
+  s.stat(h, STAT_BYTES_FRAMED);
   s.send(h, { text: "still fine" });
   s.drain(h, [5]);
 }
@@ -61,9 +66,9 @@ const GOOD_CONFIGS: [number, number, number, number][] = [
   [1, 65536, 262144, 0], [1024, 4096, 16640, 0], [2, 100000, 300, 2.5],
 ];
 const BAD_CONFIGS: [string, [number, number, number, number]][] = [
-  ["zero-conns", [0, 1024, 1024, 0]], ["negative-conns", [-1, 1024, 1024, 0]], ["too-many-conns", [65536, 16, 256, 0]],
-  ["out-15", [1, 15, 256, 0]], ["out-negative", [1, -16, 256, 0]], ["out-over-1GiB", [1, 2 ** 30 + 1, 256, 0]],
-  ["staging-255", [1, 16, 255, 0]], ["staging-over-1GiB", [1, 16, 2 ** 30 + 1, 0]], ["staging-negative", [1, 16, -256, 0]],
+  ["zero-conns", [0, 1024, 1024, 0]], ["negative-conns", [-1, 1024, 1024, 0]], ["too-many-conns", [MAX_CONNS + 1, 16, 256, 0]],
+  ["out-15", [1, MIN_REGION - 1, 256, 0]], ["out-negative", [1, -16, 256, 0]], ["out-over-1GiB", [1, MAX_REGION + 1, 256, 0]],
+  ["staging-255", [1, 16, MIN_STAGING - 1, 0]], ["staging-over-1GiB", [1, 16, MAX_REGION + 1, 0]], ["staging-negative", [1, 16, -256, 0]],
   ["keepalive-negative", [1, 16, 256, -1]], ["keepalive-nan", [1, 16, 256, NaN]], ["keepalive-infinity", [1, 16, 256, Infinity]],
 ];
 
@@ -121,7 +126,7 @@ const BAD_LAST_IDS: [string, Uint8Array | string, number][] = [
 function open(): Script[] {
   const out: Script[] = [{
     name: "no-last-id", about: "without Last-Event-ID: last_id_len 0 and conn_stat 6 says none",
-    run: (s) => { init(s); const h = s.open(); s.state(h); s.lastId(h); s.stat(h, 6); s.openCount(); },
+    run: (s) => { init(s); const h = s.open(); s.state(h); s.lastId(h); s.stat(h, STAT_HAS_LAST_ID); s.openCount(); },
   }];
   for (const [name, id] of LAST_IDS) {
     out.push({
@@ -130,7 +135,7 @@ function open(): Script[] {
         init(s);
         const h = s.open(id);
         s.lastId(h);
-        s.stat(h, 6);
+        s.stat(h, STAT_HAS_LAST_ID);
         s.send(h, { text: "no id here" });
         s.lastId(h);
         s.send(h, { id: "next", text: "with id" });
@@ -204,30 +209,30 @@ function sendText(): Script[] {
       s.send(h, { text });
       if (i % 2) s.send(h, { event: "e" + i, id: String(i), text });
       s.drain(h, [1 + (i % 5)]);
-      s.stat(h, 0);
+      s.stat(h, STAT_EVENTS);
     },
   }));
 }
 
 function sendFields(): Script[] {
   const out: Script[] = [];
-  for (let flags = 0; flags < 32; flags++) {
+  for (let flags = 0; flags < RECORD; flags++) {
     out.push({
       name: `flags/${flags}`, about: `flags ${flags}: fields in the order event, id, retry, data`,
       run: (s) => {
         init(s);
         const h = s.open();
-        const json = flags & F.JSON;
+        const json = flags & DATA_JSON;
         s.send(h, {
           flags,
-          ...(flags & F.EVENT ? { event: "update" } : {}),
-          ...(flags & F.ID ? { id: "7" } : {}),
-          ...(flags & F.RETRY ? { retry: 2500 } : {}),
+          ...(flags & HAS_EVENT ? { event: "update" } : {}),
+          ...(flags & HAS_ID ? { id: "7" } : {}),
+          ...(flags & HAS_RETRY ? { retry: 2500 } : {}),
           ...(json ? { tape: tapeOf({ n: 1, s: "two" }) } : { text: "payload" }),
         });
         s.drain(h, [4]);
         s.lastId(h);
-        s.stat(h, 4);
+        s.stat(h, STAT_RETRY);
       },
     });
   }
@@ -240,10 +245,10 @@ function sendFields(): Script[] {
   }
   const ids: [string, string][] = [["empty", ""], ["zero", "0"], ["256", "x".repeat(256)], ["unicode", "ид-✓"], ["spaces", " a b "]];
   for (const [name, id] of ids) {
-    out.push({ name: `id/${name}`, about: "ids up to 256 bytes are sent and remembered; an empty id resets", run: (s) => { init(s); const h = s.open("prior"); s.send(h, { id, text: "d" }); s.lastId(h); s.stat(h, 6); s.drain(h, [64]); } });
+    out.push({ name: `id/${name}`, about: "ids up to 256 bytes are sent and remembered; an empty id resets", run: (s) => { init(s); const h = s.open("prior"); s.send(h, { id, text: "d" }); s.lastId(h); s.stat(h, STAT_HAS_LAST_ID); s.drain(h, [64]); } });
   }
   for (const retry of [0, 1, 3000, 2 ** 31, Number.MAX_SAFE_INTEGER, -0]) {
-    out.push({ name: `retry/${Object.is(retry, -0) ? "minus-zero" : retry}`, about: "retry is a non-negative integer below 2^53", run: (s) => { init(s); const h = s.open(); s.send(h, { retry, noData: true }); s.stat(h, 4); s.send(h, { retry, text: "x" }); s.drain(h, [2]); } });
+    out.push({ name: `retry/${Object.is(retry, -0) ? "minus-zero" : retry}`, about: "retry is a non-negative integer below 2^53", run: (s) => { init(s); const h = s.open(); s.send(h, { retry, noData: true }); s.stat(h, STAT_RETRY); s.send(h, { retry, text: "x" }); s.drain(h, [2]); } });
   }
   out.push({
     name: "lengths-ignored-without-flag", about: "a length whose flag is unset is ignored, however wrong",
@@ -257,8 +262,8 @@ function sendFields(): Script[] {
     ["retry-negative", { retry: -1, text: "x" }, Status.RETRY], ["retry-fraction", { retry: 1.5, text: "x" }, Status.RETRY],
     ["retry-nan", { retry: NaN, text: "x" }, Status.RETRY], ["retry-infinity", { retry: Infinity, text: "x" }, Status.RETRY],
     ["retry-minus-infinity", { retry: -Infinity, noData: true }, Status.RETRY], ["retry-2^53", { retry: 2 ** 53, text: "x" }, Status.RETRY],
-    ["retry-1e300", { retry: 1e300, text: "x" }, Status.RETRY], ["flag-64", { flags: 64, text: "x" }, Status.BAD_ARG],
-    ["record-without-history", { flags: F.RECORD, id: "1", text: "x" }, Status.BAD_ARG],
+    ["retry-1e300", { retry: 1e300, text: "x" }, Status.RETRY], ["flag-64", { flags: ALL_FLAGS + 1, text: "x" }, Status.BAD_ARG],
+    ["record-without-history", { flags: RECORD, id: "1", text: "x" }, Status.BAD_ARG],
     ["flags-minus-1", { flags: -1, text: "x" }, Status.BAD_ARG], ["event-len-negative", { event: "e", lens: { event: -1 }, text: "x" }, Status.BAD_ARG],
     ["id-len-past-staging", { id: "1", lens: { id: 1025 }, text: "x" }, Status.BAD_ARG],
     ["data-len-past-staging", { event: "ev", text: "x", lens: { data: 1023 } }, Status.BAD_ARG],
@@ -269,7 +274,7 @@ function sendFields(): Script[] {
   for (const [name, spec, code] of refusals) {
     out.push({
       name: `refused/${name}`, about: `refused with ${code}: no byte written, nothing counted`,
-      run: (s) => { init(s); const h = s.open("kept"); s.send(h, { ...spec, expect: code }); s.lastId(h); s.stat(h, 4); unchanged(s, h); },
+      run: (s) => { init(s); const h = s.open("kept"); s.send(h, { ...spec, expect: code }); s.lastId(h); s.stat(h, STAT_RETRY); unchanged(s, h); },
     });
   }
   out.push(
@@ -322,8 +327,8 @@ function randomValue(depth: number): unknown {
 const le32 = (n: number): number[] => [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255];
 const str8 = (tag: number, s: string): number[] => { const b = utf8(s); return [tag, ...le32(b.length), ...b]; };
 const str16 = (tag: number, s: string): number[] => [tag, ...le32(s.length), ...Array.from(s).flatMap((_, i) => [s.charCodeAt(i) & 255, s.charCodeAt(i) >> 8]).slice(0, 2 * s.length)];
-const num = (x: number): number[] => { const b = new Uint8Array(9); b[0] = 3; new DataView(b.buffer).setFloat64(1, x, true); return [...b]; };
-const int32 = (x: number): number[] => { const b = new Uint8Array(5); b[0] = 0x0f; new DataView(b.buffer).setInt32(1, x, true); return [...b]; };
+const num = (x: number): number[] => { const b = new Uint8Array(9); b[0] = TAG_NUMBER; new DataView(b.buffer).setFloat64(1, x, true); return [...b]; };
+const int32 = (x: number): number[] => { const b = new Uint8Array(5); b[0] = TAG_INT32; new DataView(b.buffer).setInt32(1, x, true); return [...b]; };
 
 function json(): Script[] {
   const out: Script[] = [];
@@ -337,33 +342,38 @@ function json(): Script[] {
   const nest = (n: number): unknown => (n === 0 ? 0 : [nest(n - 1)]);
   out.push({ name: "depth-256", about: "256 levels of nesting are accepted", run: (s) => { s.init(1, 2048, 4096, 0); const h = s.open(); s.send(h, { json: nest(256) }); s.drain(h, [100]); } });
   const handMade: [string, number[]][] = [
-    ["str16-plain", str16(5, "utf-16 text")], ["str16-surrogates", str16(5, "a\ud83d\ude00b\udc00")],
-    ["key16", [8, ...str16(0x0b, "ключ"), ...num(1), 9]], ["duplicate-keys", [8, ...str8(0x0a, "a"), 0, ...str8(0x0a, "a"), 2, 9]],
-    ["mixed", [6, ...str8(4, "x"), ...str16(5, "y"), 8, 9, 6, 7, 7]],
+    ["str16-plain", str16(TAG_STR16, "utf-16 text")], ["str16-surrogates", str16(TAG_STR16, "a\ud83d\ude00b\udc00")],
+    ["key16", [TAG_OBJECT, ...str16(TAG_KEY16, "ключ"), ...num(1), TAG_OBJECT_END]],
+    ["duplicate-keys", [TAG_OBJECT, ...str8(TAG_KEY8, "a"), TAG_NULL, ...str8(TAG_KEY8, "a"), TAG_TRUE, TAG_OBJECT_END]],
+    ["mixed", [TAG_ARRAY, ...str8(TAG_STR8, "x"), ...str16(TAG_STR16, "y"), TAG_OBJECT, TAG_OBJECT_END, TAG_ARRAY, TAG_ARRAY_END, TAG_ARRAY_END]],
     // Strings kept elsewhere in staging (0x0E): here, the text of a string earlier in the same tape.
-    ["kept", [6, ...str8(4, "héllo"), 0x0e, ...le32(6), ...le32(6), 0x0e, ...le32(7), ...le32(4), 7]],
-    ["kept-escaped", [6, ...str8(4, "q\"\\\n\u0001"), 0x0e, ...le32(6), ...le32(5), 7]],
-    ["kept-empty-at-end", [0x0e, ...le32(STD[2]), ...le32(0)]],
+    ["kept", [TAG_ARRAY, ...str8(TAG_STR8, "héllo"), TAG_STR_AT, ...le32(6), ...le32(6), TAG_STR_AT, ...le32(7), ...le32(4), TAG_ARRAY_END]],
+    ["kept-escaped", [TAG_ARRAY, ...str8(TAG_STR8, "q\"\\\n\u0001"), TAG_STR_AT, ...le32(6), ...le32(5), TAG_ARRAY_END]],
+    ["kept-empty-at-end", [TAG_STR_AT, ...le32(STD[2]), ...le32(0)]],
     // Integers as i32 (0x0F), beside the same and other values as f64 (0x03).
-    ["int32", [6, ...int32(0), ...int32(-1), ...int32(7), ...int32(2 ** 31 - 1), ...int32(-(2 ** 31)), ...int32(99999999), ...int32(100000000), ...num(7), ...num(-0), ...num(2 ** 31), 7]],
-    ["int32-member", [8, ...str8(0x0a, "n"), ...int32(-42), ...str8(0x0a, "m"), 6, ...int32(1), 7, 9]],
+    ["int32", [TAG_ARRAY, ...int32(0), ...int32(-1), ...int32(7), ...int32(2 ** 31 - 1), ...int32(-(2 ** 31)), ...int32(99999999), ...int32(100000000), ...num(7), ...num(-0), ...num(2 ** 31), TAG_ARRAY_END]],
+    ["int32-member", [TAG_OBJECT, ...str8(TAG_KEY8, "n"), ...int32(-42), ...str8(TAG_KEY8, "m"), TAG_ARRAY, ...int32(1), TAG_ARRAY_END, TAG_OBJECT_END]],
   ];
   for (const [name, tape] of handMade) {
     out.push({ name: `tape/${name}`, about: "hand-made tapes: UTF-16 strings and keys, duplicate keys", run: (s) => { init(s); const h = s.open(); s.send(h, { tape: new Uint8Array(tape) }); s.drain(h, [6]); } });
   }
   const malformed: [string, number[]][] = [
-    ["empty", []], ["unknown-tag-0c", [0x0c]], ["unknown-tag-ff", [0xff]], ["truncated-number", [3, 0, 0, 0, 0]],
-    ["truncated-length", [4, 1, 0]], ["string-past-end", [4, 5, 0, 0, 0, 0x61]], ["str16-past-end", [5, 2, 0, 0, 0, 0x61, 0, 0x62]],
-    ["unclosed-array", [6, 0]], ["unclosed-object", [8, ...str8(0x0a, "k"), 0]], ["two-values", [0, 0]],
-    ["key-at-top", str8(0x0a, "k")], ["key-in-array", [6, ...str8(0x0a, "k"), 7]], ["value-for-key", [8, 0, 9]],
-    ["key-without-value", [8, ...str8(0x0a, "k"), 9]], ["array-end-in-object", [8, 7]], ["object-end-in-array", [6, 9]],
-    ["lone-end", [7]], ["trailing-after-array", [6, 7, 7]], ["depth-257", [...Array(257).fill(6), ...Array(257).fill(7)]],
-    ["key-then-key", [8, ...str8(0x0a, "a"), ...str8(0x0a, "b"), 0, 9]],
-    ["kept-past-staging", [0x0e, ...le32(STD[2]), ...le32(1)]], ["kept-offset-past-staging", [0x0e, ...le32(STD[2] + 1), ...le32(0)]],
-    ["kept-count-wraps", [0x0e, ...le32(8), ...le32(0xffffffff)]], ["kept-truncated", [0x0e, 0, 0, 0, 0, 1, 0, 0]],
-    ["kept-as-key", [8, 0x0e, ...le32(0), ...le32(0), 0, 9]],
-    ["truncated-int32", [0x0f, 1, 0, 0]], ["int32-as-key", [8, ...int32(1), 0, 9]], ["skips-outside-shape", [0x10, 1]],
-    ["skips-in-array", [6, 0x10, 1, 7]], ["skips-in-object", [8, ...str8(0x0a, "k"), 0x10, 1, 9]],
+    ["empty", []], ["unknown-tag-0c", [TAG_SHAPE]], ["unknown-tag-ff", [0xff]], ["truncated-number", [TAG_NUMBER, 0, 0, 0, 0]],
+    ["truncated-length", [TAG_STR8, 1, 0]], ["string-past-end", [TAG_STR8, 5, 0, 0, 0, 0x61]],
+    ["str16-past-end", [TAG_STR16, 2, 0, 0, 0, 0x61, 0, 0x62]],
+    ["unclosed-array", [TAG_ARRAY, TAG_NULL]], ["unclosed-object", [TAG_OBJECT, ...str8(TAG_KEY8, "k"), TAG_NULL]], ["two-values", [TAG_NULL, TAG_NULL]],
+    ["key-at-top", str8(TAG_KEY8, "k")], ["key-in-array", [TAG_ARRAY, ...str8(TAG_KEY8, "k"), TAG_ARRAY_END]],
+    ["value-for-key", [TAG_OBJECT, TAG_NULL, TAG_OBJECT_END]], ["key-without-value", [TAG_OBJECT, ...str8(TAG_KEY8, "k"), TAG_OBJECT_END]],
+    ["array-end-in-object", [TAG_OBJECT, TAG_ARRAY_END]], ["object-end-in-array", [TAG_ARRAY, TAG_OBJECT_END]],
+    ["lone-end", [TAG_ARRAY_END]], ["trailing-after-array", [TAG_ARRAY, TAG_ARRAY_END, TAG_ARRAY_END]],
+    ["depth-257", [...Array(257).fill(TAG_ARRAY), ...Array(257).fill(TAG_ARRAY_END)]],
+    ["key-then-key", [TAG_OBJECT, ...str8(TAG_KEY8, "a"), ...str8(TAG_KEY8, "b"), TAG_NULL, TAG_OBJECT_END]],
+    ["kept-past-staging", [TAG_STR_AT, ...le32(STD[2]), ...le32(1)]], ["kept-offset-past-staging", [TAG_STR_AT, ...le32(STD[2] + 1), ...le32(0)]],
+    ["kept-count-wraps", [TAG_STR_AT, ...le32(8), ...le32(0xffffffff)]], ["kept-truncated", [TAG_STR_AT, 0, 0, 0, 0, 1, 0, 0]],
+    ["kept-as-key", [TAG_OBJECT, TAG_STR_AT, ...le32(0), ...le32(0), TAG_NULL, TAG_OBJECT_END]],
+    ["truncated-int32", [TAG_INT32, 1, 0, 0]], ["int32-as-key", [TAG_OBJECT, ...int32(1), TAG_NULL, TAG_OBJECT_END]],
+    ["skips-outside-shape", [TAG_SKIPS, 1]], ["skips-in-array", [TAG_ARRAY, TAG_SKIPS, 1, TAG_ARRAY_END]],
+    ["skips-in-object", [TAG_OBJECT, ...str8(TAG_KEY8, "k"), TAG_SKIPS, 1, TAG_OBJECT_END]],
   ];
   for (const [name, tape] of malformed) {
     out.push({
@@ -373,7 +383,7 @@ function json(): Script[] {
   }
   out.push({
     name: "bad-tape-beats-too-large", about: "a malformed tape that would also not fit is BAD_TAPE",
-    run: (s) => { s.init(1, 16, 256, 0); const h = s.open(); s.send(h, { tape: new Uint8Array([6, ...str8(4, "q".repeat(40))]), expect: Status.BAD_TAPE }); s.outLen(h); },
+    run: (s) => { s.init(1, 16, 256, 0); const h = s.open(); s.send(h, { tape: new Uint8Array([TAG_ARRAY, ...str8(TAG_STR8, "q".repeat(40))]), expect: Status.BAD_TAPE }); s.outLen(h); },
   });
   out.push({
     name: "json-too-large", about: "JSON text longer than the outbound space is TOO_LARGE (escapes count)",
@@ -386,7 +396,7 @@ function comment(): Script[] {
   const texts: [string, string][] = [["empty", ""], ["word", "hello"], ["lf", "a\nb"], ["breaks", "a\r\nb\rc\n"], ["space", " spaced"], ["colon", ": colon"], ["unicode", "ü ✓"], ["long", "c".repeat(500)]];
   const out: Script[] = texts.map(([name, text]) => ({
     name: `text/${name}`, about: "a comment: every line `: line`; not an event",
-    run: (s) => { s.init(1, 1024, 1024, 0); const h = s.open(); s.comment(h, text); s.send(h, { text: "after" }); s.stat(h, 0); s.drain(h, [3]); },
+    run: (s) => { s.init(1, 1024, 1024, 0); const h = s.open(); s.comment(h, text); s.send(h, { text: "after" }); s.stat(h, STAT_EVENTS); s.drain(h, [3]); },
   }));
   out.push(
     { name: "refused/len-negative", about: "comment length -1 is BAD_ARG", run: (s) => { init(s); const h = s.open(); s.comment(h, "", { len: -1, expect: Status.BAD_ARG }); unchanged(s, h); } },
@@ -399,7 +409,7 @@ function comment(): Script[] {
 
 function close(): Script[] {
   const stale = (s: Session, h: number): void => {
-    s.close(h); s.state(h); s.stat(h, 0); s.lastId(h); s.send(h, { text: "x" }); s.comment(h, "x");
+    s.close(h); s.state(h); s.stat(h, STAT_EVENTS); s.lastId(h); s.send(h, { text: "x" }); s.comment(h, "x");
     s.outPtr(h); s.outLen(h); s.consume(h, 0);
   };
   return [
@@ -416,7 +426,7 @@ function close(): Script[] {
     },
     {
       name: "drops-pending", about: "close drops pending bytes; the slot's next connection starts empty",
-      run: (s) => { s.init(1, 256, 256, 0); const a = s.open("x"); s.send(a, { text: "never read" }); s.close(a); const b = s.open(); s.outLen(b); s.stat(b, 1); s.lastId(b); s.stat(b, 6); },
+      run: (s) => { s.init(1, 256, 256, 0); const a = s.open("x"); s.send(a, { text: "never read" }); s.close(a); const b = s.open(); s.outLen(b); s.stat(b, STAT_BYTES_FRAMED); s.lastId(b); s.stat(b, STAT_HAS_LAST_ID); },
     },
     {
       name: "interleaved", about: "closing one connection leaves the others' bytes alone",
@@ -449,8 +459,8 @@ function drain(): Script[] {
         s.outPtr(h);
         s.drain(h, chunks);
         s.outLen(h);
-        s.stat(h, 2);
-        s.stat(h, 3);
+        s.stat(h, STAT_BYTES_DRAINED);
+        s.stat(h, STAT_PENDING);
       },
     });
   }
@@ -482,7 +492,7 @@ function drain(): Script[] {
         s.consume(h, 9, Status.BAD_ARG);
         s.drain(h, [2]);
         s.consume(h, 1, Status.BAD_ARG);
-        s.stat(h, 2);
+        s.stat(h, STAT_BYTES_DRAINED);
       },
     },
     {
@@ -504,15 +514,15 @@ function drain(): Script[] {
 
 function time(): Script[] {
   return [
-    { name: "off", about: "keep-alive 0: tick lists nothing, deadlines are Infinity", run: (s) => { init(s); const h = s.open(); s.tick(1e9); s.nextDeadline(); s.stat(h, 5); s.outLen(h); } },
+    { name: "off", about: "keep-alive 0: tick lists nothing, deadlines are Infinity", run: (s) => { init(s); const h = s.open(); s.tick(1e9); s.nextDeadline(); s.stat(h, STAT_DEADLINE); s.outLen(h); } },
     { name: "no-conns", about: "with no connection open, next_deadline is Infinity and tick lists nothing", run: (s) => { s.init(2, 64, 256, 100); s.nextDeadline(); s.tick(500); s.dueCall(); } },
     {
       name: "one-conn", about: "a keep-alive `:` is due keepAliveMs after the last bytes; tick lists the handle",
-      run: (s) => { s.init(2, 64, 256, 1000); const h = s.open(); s.stat(h, 5); s.nextDeadline(); s.tick(999); s.tick(1000); s.dueCall(); s.stat(h, 5); s.nextDeadline(); s.drain(h, [1]); s.tick(1500); s.tick(2000); s.drain(h, [2]); },
+      run: (s) => { s.init(2, 64, 256, 1000); const h = s.open(); s.stat(h, STAT_DEADLINE); s.nextDeadline(); s.tick(999); s.tick(1000); s.dueCall(); s.stat(h, STAT_DEADLINE); s.nextDeadline(); s.drain(h, [1]); s.tick(1500); s.tick(2000); s.drain(h, [2]); },
     },
     {
       name: "send-resets", about: "any bytes restart the keep-alive",
-      run: (s) => { s.init(2, 256, 256, 1000); const h = s.open(); s.tick(600); s.send(h, { text: "x" }); s.stat(h, 5); s.tick(1000); s.tick(1600); s.comment(h, "c"); s.tick(2500); s.tick(2600); s.drain(h, [5]); s.nextDeadline(); },
+      run: (s) => { s.init(2, 256, 256, 1000); const h = s.open(); s.tick(600); s.send(h, { text: "x" }); s.stat(h, STAT_DEADLINE); s.tick(1000); s.tick(1600); s.comment(h, "c"); s.tick(2500); s.tick(2600); s.drain(h, [5]); s.nextDeadline(); },
     },
     {
       name: "slot-order", about: "due handles are listed in slot order",
@@ -530,7 +540,7 @@ function time(): Script[] {
     },
     {
       name: "full-space", about: "a connection whose space is full is listed but gets no keep-alive",
-      run: (s) => { s.init(1, 16, 256, 10); const h = s.open(); s.send(h, { text: "123456789" }); s.tick(10); s.outLen(h); s.stat(h, 5); s.drain(h, [16]); s.tick(20); s.drain(h, [2]); },
+      run: (s) => { s.init(1, 16, 256, 10); const h = s.open(); s.send(h, { text: "123456789" }); s.tick(10); s.outLen(h); s.stat(h, STAT_DEADLINE); s.drain(h, [16]); s.tick(20); s.drain(h, [2]); },
     },
     {
       name: "refused", about: "tick with a negative, NaN or infinite time is BAD_ARG and changes nothing",
@@ -539,7 +549,7 @@ function time(): Script[] {
     {
       name: "set-now", about: "set_now moves the clock in O(1): later frames restart keep-alives from it, nothing is due until tick",
       run: (s) => {
-        s.init(2, 64, 256, 100); const h = s.open(); s.setNow(250); s.outLen(h); s.stat(h, 5); s.send(h, { text: "x" }); s.stat(h, 5);
+        s.init(2, 64, 256, 100); const h = s.open(); s.setNow(250); s.outLen(h); s.stat(h, STAT_DEADLINE); s.send(h, { text: "x" }); s.stat(h, STAT_DEADLINE);
         for (const t of [-1, NaN, Infinity]) s.setNow(t);
         s.tick(300); s.tick(349); s.tick(350); s.drain(h, [3]); s.nextDeadline();
       },
@@ -547,21 +557,21 @@ function time(): Script[] {
     {
       name: "touch", about: "conn_touch restarts one connection's keep-alive (bytes the host sent it from elsewhere)",
       run: (s) => {
-        s.init(3, 64, 256, 100); const a = s.open(); const b = s.open(); s.setNow(90); s.touch(a); s.stat(a, 5); s.stat(b, 5);
+        s.init(3, 64, 256, 100); const a = s.open(); const b = s.open(); s.setNow(90); s.touch(a); s.stat(a, STAT_DEADLINE); s.stat(b, STAT_DEADLINE);
         s.tick(100); s.dueCall(); s.tick(190); s.drain(a, [2]); s.drain(b, [2]); s.close(a); s.touch(a); s.touch(0); s.touch(-3);
       },
     },
     {
       name: "touch-off", about: "with keep-alive off, conn_touch is accepted and changes nothing",
-      run: (s) => { init(s); const h = s.open(); s.touch(h); s.stat(h, 5); s.nextDeadline(); },
+      run: (s) => { init(s); const h = s.open(); s.touch(h); s.stat(h, STAT_DEADLINE); s.nextDeadline(); },
     },
     {
       name: "backwards", about: "time may go backwards: deadlines follow the time tick last said",
-      run: (s) => { s.init(1, 64, 256, 100); const h = s.open(); s.tick(1000); s.tick(500); s.send(h, { text: "x" }); s.stat(h, 5); s.tick(599); s.tick(600); s.drain(h, [3]); },
+      run: (s) => { s.init(1, 64, 256, 100); const h = s.open(); s.tick(1000); s.tick(500); s.send(h, { text: "x" }); s.stat(h, STAT_DEADLINE); s.tick(599); s.tick(600); s.drain(h, [3]); },
     },
     {
       name: "fractional", about: "fractional keep-alive and times are kept exactly",
-      run: (s) => { s.init(2, 64, 256, 2.5); const h = s.open(); s.tick(0.1); s.stat(h, 5); s.tick(2.5); s.tick(2.6); s.nextDeadline(); s.drain(h, [1]); },
+      run: (s) => { s.init(2, 64, 256, 2.5); const h = s.open(); s.tick(0.1); s.stat(h, STAT_DEADLINE); s.tick(2.5); s.tick(2.6); s.nextDeadline(); s.drain(h, [1]); },
     },
     {
       name: "many", about: "60 connections with staggered traffic",
@@ -618,7 +628,7 @@ function random(): Script[] {
 
 function history(): Script[] {
   const rec = (s: Session, h: number, id: string, text: string, expect?: number): number =>
-    s.send(h, { flags: F.RECORD, id, text, ...(expect === undefined ? {} : { expect }) });
+    s.send(h, { flags: RECORD, id, text, ...(expect === undefined ? {} : { expect }) });
   const out: Script[] = [
     {
       name: "basic", about: "recorded frames are kept under their ids; history_find gives the newest position",
@@ -639,13 +649,13 @@ function history(): Script[] {
         init(s);
         const h = s.open();
         rec(s, h, "1", "x", Status.BAD_ARG);
-        for (const [e, b] of [[0, 256], [2 ** 20 + 1, 256], [4, 15], [4, 2 ** 30 + 1], [-1, 256]] as const) s.historyInit(e, b, Status.BAD_ARG);
+        for (const [e, b] of [[0, 256], [MAX_HISTORY_EVENTS + 1, 256], [4, MIN_REGION - 1], [4, MAX_REGION + 1], [-1, 256]] as const) s.historyInit(e, b, Status.BAD_ARG);
         s.historyInit(4, 256);
         s.historyInit(4, 256, Status.ALREADY_INIT);
-        s.send(h, { flags: F.RECORD, text: "no id", expect: Status.BAD_ARG });
+        s.send(h, { flags: RECORD, text: "no id", expect: Status.BAD_ARG });
         s.historyFind("", { len: -1, expect: Status.BAD_ARG });
         s.historyFind("", { len: 1025, expect: Status.BAD_ARG });
-        s.historyFind("nope", { expect: ID_UNKNOWN });
+        s.historyFind("nope", { expect: Status.ID_UNKNOWN });
         unchanged(s, h);
         s.historyCount();
       },
@@ -680,19 +690,19 @@ function history(): Script[] {
 
 /** A key list for shape_define: u32 count, then each key as a tape string (UTF-16 where `wide`). */
 function keyList(keys: string[], wide: string[] = []): Uint8Array {
-  return new Uint8Array([...le32(keys.length), ...keys.flatMap((k) => (wide.includes(k) ? str16(0x0b, k) : str8(0x0a, k)))]);
+  return new Uint8Array([...le32(keys.length), ...keys.flatMap((k) => (wide.includes(k) ? str16(TAG_KEY16, k) : str8(TAG_KEY8, k)))]);
 }
 /**
  * A shaped object: tag, u16 shape id, then per member a value's tape or a skip; with `runs`,
  * skips in a row go as one run (0x10, count), as the bindings write them.
  */
 function shaped(id: number, members: (unknown | typeof SKIP)[], runs = false): number[] {
-  const out = [0x0c, id & 255, id >> 8];
+  const out = [TAG_SHAPE, id & 255, id >> 8];
   for (let i = 0; i < members.length;) {
     let n = 0;
     while (members[i + n] === SKIP && (runs || n === 0)) n++;
     if (n === 0) out.push(...tapeOf(members[i]));
-    else out.push(...(n === 1 ? [0x0d] : [0x10, n]));
+    else out.push(...(n === 1 ? [TAG_SKIP] : [TAG_SKIPS, n]));
     i += Math.max(n, 1);
   }
   return out;
@@ -716,24 +726,24 @@ function shapes(): Script[] {
           [shaped(0, [SKIP, SKIP]), {}],
           [shaped(2, []), {}],
           [shaped(1, [null, [1, 2], { n: { m: true } }, "v"]), { x: null, "ключ": [1, 2], "q\"k": { n: { m: true } }, "w\ud800": "v" }],
-          [[6, ...shaped(0, [1, 2]), ...shaped(0, [SKIP, 3]), 7], [{ a: 1, b: 2 }, { b: 3 }]],
-          [[0x0c, 0, 0, ...shaped(0, [1, 2]), ...tapeOf(0)], { a: { a: 1, b: 2 }, b: 0 }],
+          [[TAG_ARRAY, ...shaped(0, [1, 2]), ...shaped(0, [SKIP, 3]), TAG_ARRAY_END], [{ a: 1, b: 2 }, { b: 3 }]],
+          [[TAG_SHAPE, 0, 0, ...shaped(0, [1, 2]), ...tapeOf(0)], { a: { a: 1, b: 2 }, b: 0 }],
           // Runs of skips (0x10, count): all members, the first, the last, the middle ones;
           // a run ends with its object, so the next object's members are its own.
           [shaped(0, [SKIP, SKIP], true), {}],
           [shaped(0, [-(2 ** 31), 2 ** 31 - 1]), { a: -(2 ** 31), b: 2 ** 31 - 1 }], // i32 extremes on the record path
           [shaped(0, [999999999, -100000000]), { a: 999999999, b: -100000000 }],
-          [[0x0c, 0, 0, 0x10, 1, ...tapeOf(2)], { b: 2 }],
-          [[0x0c, 0, 0, ...tapeOf(1), 0x10, 1], { a: 1 }],
+          [[TAG_SHAPE, 0, 0, TAG_SKIPS, 1, ...tapeOf(2)], { b: 2 }],
+          [[TAG_SHAPE, 0, 0, ...tapeOf(1), TAG_SKIPS, 1], { a: 1 }],
           [shaped(1, [SKIP, SKIP, SKIP, "v"], true), { "w\ud800": "v" }],
           [shaped(1, [0, SKIP, SKIP, 3], true), { x: 0, "w\ud800": 3 }],
-          [[6, ...shaped(0, [SKIP, SKIP], true), ...shaped(0, [1, SKIP], true), 7], [{}, { a: 1 }]],
-          [[0x0c, 1, 0, 0x0d, ...shaped(0, [SKIP, SKIP], true), 0x10, 2], { "ключ": {} }],
+          [[TAG_ARRAY, ...shaped(0, [SKIP, SKIP], true), ...shaped(0, [1, SKIP], true), TAG_ARRAY_END], [{}, { a: 1 }]],
+          [[TAG_SHAPE, 1, 0, TAG_SKIP, ...shaped(0, [SKIP, SKIP], true), TAG_SKIPS, 2], { "ключ": {} }],
         ];
         for (const [tape, means] of cases) s.send(h, { tape: new Uint8Array(tape), means, event: "shaped" });
         // A member kept elsewhere in staging (0x0E), here the event name's bytes: plain, and needing escapes.
-        s.send(h, { tape: new Uint8Array([0x0c, 0, 0, ...num(1), 0x0e, ...le32(0), ...le32(6)]), means: { a: 1, b: "shaped" }, event: "shaped" });
-        s.send(h, { tape: new Uint8Array([0x0c, 0, 0, ...num(2), 0x0e, ...le32(0), ...le32(3)]), means: { a: 2, b: "e\"\\" }, event: "e\"\\" });
+        s.send(h, { tape: new Uint8Array([TAG_SHAPE, 0, 0, ...num(1), TAG_STR_AT, ...le32(0), ...le32(6)]), means: { a: 1, b: "shaped" }, event: "shaped" });
+        s.send(h, { tape: new Uint8Array([TAG_SHAPE, 0, 0, ...num(2), TAG_STR_AT, ...le32(0), ...le32(3)]), means: { a: 2, b: "e\"\\" }, event: "e\"\\" });
         s.drain(h, [7]);
       },
     },
@@ -748,7 +758,7 @@ function shapes(): Script[] {
         s.shapeDefine(keyList(["a"]), ["a"], { expect: Status.NOT_INIT });
         init(s);
         s.shapeDefine(keyList(["a"]), ["a"], { expect: Status.BAD_ARG });
-        for (const [n, b] of [[0, 256], [0x10000, 256], [4, 15], [4, 2 ** 30 + 1], [-1, 256]] as const) s.shapeInit(n, b, Status.BAD_ARG);
+        for (const [n, b] of [[0, 256], [MAX_SHAPES + 1, 256], [4, MIN_REGION - 1], [4, MAX_REGION + 1], [-1, 256]] as const) s.shapeInit(n, b, Status.BAD_ARG);
         s.shapeInit(2, 64);
         s.shapeInit(2, 64, Status.ALREADY_INIT);
         s.shapeDefine(keyList(["a"]), ["a"], { at: -1, expect: Status.BAD_ARG });
@@ -777,8 +787,9 @@ function shapes(): Script[] {
     },
   ];
   const badLists: [string, number[]][] = [
-    ["short", [1, 0, 0]], ["missing-key", [...le32(2), ...str8(0x0a, "a")]], ["bad-tag", [...le32(1), ...str8(0x00, "a")]],
-    ["trailing", [...le32(1), ...str8(0x0a, "a"), 0]], ["count-over-65535", le32(0x10000)], ["key-past-end", [...le32(1), 0x0a, 9, 0, 0, 0, 0x61]],
+    ["short", [1, 0, 0]], ["missing-key", [...le32(2), ...str8(TAG_KEY8, "a")]], ["bad-tag", [...le32(1), ...str8(TAG_NULL, "a")]],
+    ["trailing", [...le32(1), ...str8(TAG_KEY8, "a"), 0]], ["count-over-65535", le32(0x10000)],
+    ["key-past-end", [...le32(1), TAG_KEY8, 9, 0, 0, 0, 0x61]],
   ];
   for (const [name, list] of badLists) {
     out.push({
@@ -787,12 +798,12 @@ function shapes(): Script[] {
     });
   }
   const badTapes: [string, number[]][] = [
-    ["unknown-shape", [0x0c, 1, 0, ...tapeOf(1)]], ["truncated-id", [0x0c, 0]], ["missing-member", shaped(0, [1])],
-    ["key-in-shape", [0x0c, 0, 0, ...str8(0x0a, "k"), ...tapeOf(1), ...tapeOf(2)]], ["end-in-shape", [0x0c, 0, 0, 9]],
-    ["value-after", [...shaped(0, [1, 2]), 0]], ["skip-outside", [0x0d]], ["skip-in-array", [6, 0x0d, 7]],
-    ["skips-zero", [0x0c, 0, 0, 0x10, 0, ...tapeOf(1), ...tapeOf(2)]], ["skips-past-members", [0x0c, 0, 0, 0x10, 3]],
-    ["skips-past-last", [0x0c, 0, 0, ...tapeOf(1), 0x10, 2]], ["skips-truncated", [0x0c, 0, 0, 0x10]],
-    ["skips-into-next", [6, 0x0c, 0, 0, ...tapeOf(1), 0x10, 2, ...tapeOf(1), 7]],
+    ["unknown-shape", [TAG_SHAPE, 1, 0, ...tapeOf(1)]], ["truncated-id", [TAG_SHAPE, 0]], ["missing-member", shaped(0, [1])],
+    ["key-in-shape", [TAG_SHAPE, 0, 0, ...str8(TAG_KEY8, "k"), ...tapeOf(1), ...tapeOf(2)]], ["end-in-shape", [TAG_SHAPE, 0, 0, TAG_OBJECT_END]],
+    ["value-after", [...shaped(0, [1, 2]), TAG_NULL]], ["skip-outside", [TAG_SKIP]], ["skip-in-array", [TAG_ARRAY, TAG_SKIP, TAG_ARRAY_END]],
+    ["skips-zero", [TAG_SHAPE, 0, 0, TAG_SKIPS, 0, ...tapeOf(1), ...tapeOf(2)]], ["skips-past-members", [TAG_SHAPE, 0, 0, TAG_SKIPS, 3]],
+    ["skips-past-last", [TAG_SHAPE, 0, 0, ...tapeOf(1), TAG_SKIPS, 2]], ["skips-truncated", [TAG_SHAPE, 0, 0, TAG_SKIPS]],
+    ["skips-into-next", [TAG_ARRAY, TAG_SHAPE, 0, 0, ...tapeOf(1), TAG_SKIPS, 2, ...tapeOf(1), TAG_ARRAY_END]],
   ];
   for (const [name, tape] of badTapes) {
     out.push({

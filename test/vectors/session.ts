@@ -4,7 +4,11 @@
 // at the end every connection's whole stream is read back through eventsource-parser and
 // JSON.parse and compared with the events the script meant to send.
 import { isDeepStrictEqual } from "node:util";
-import { ABI_VERSION } from "../../bindings/abi.js";
+import {
+  ABI_VERSION, HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, NO_DATA, RECORD, ALL_FLAGS, MAX_CONNS, MIN_REGION, MAX_REGION,
+  MIN_STAGING, ID_MAX, MAX_HISTORY_EVENTS, MAX_SHAPES, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING,
+  STAT_RETRY, STAT_DEADLINE, STAT_HAS_LAST_ID,
+} from "../../assembly/abi.js";
 import { TapeWriter } from "../../bindings/tape.js";
 import { Status } from "../../bindings/errors.js";
 import { encodeNum, toHex, type Step, type Vector } from "./format.js";
@@ -13,14 +17,6 @@ import {
   type FrameParts, type Observed,
 } from "./reference.js";
 import { drain, type RawHost } from "./replay.js";
-
-const ID_MAX = 256;
-const MAX_CONNS = 65535;
-const MAX_REGION = 2 ** 30;
-const ALL_FLAGS = 63;
-export const F = { EVENT: 1, ID: 2, RETRY: 4, JSON: 8, NO_DATA: 16, RECORD: 32 } as const;
-/** history_find's answer for an id the history does not hold (README: status codes). */
-export const ID_UNKNOWN = -17;
 
 type Bytes = Uint8Array | string;
 const bytes = (b: Bytes): Uint8Array => (typeof b === "string" ? utf8(b) : b);
@@ -113,8 +109,8 @@ export class Session {
   init(maxConns: number, outBytes: number, stagingBytes: number, keepAliveMs: number, expect?: number): number {
     let want = 0;
     if (this.ready) want = Status.ALREADY_INIT;
-    else if (!(maxConns >= 1 && maxConns <= MAX_CONNS && outBytes >= 16 && outBytes <= MAX_REGION &&
-      stagingBytes >= ID_MAX && stagingBytes <= MAX_REGION && keepAliveMs >= 0 && keepAliveMs < Infinity)) want = Status.BAD_ARG;
+    else if (!(maxConns >= 1 && maxConns <= MAX_CONNS && outBytes >= MIN_REGION && outBytes <= MAX_REGION &&
+      stagingBytes >= MIN_STAGING && stagingBytes <= MAX_REGION && keepAliveMs >= 0 && keepAliveMs < Infinity)) want = Status.BAD_ARG;
     // Whether memory suffices is the one thing the model cannot know: the script says so.
     if (want === 0 && expect === Status.NO_MEMORY) want = Status.NO_MEMORY;
     this.meant(want, expect, "init");
@@ -183,7 +179,11 @@ export class Session {
     const c = this.conns.get(h);
     let want = NaN;
     if (this.ready && c) {
-      const v = [c.events, c.framed, c.drained, c.pending.length, c.retry, c.deadline, c.lastId ? 1 : 0][which];
+      const stats: Record<number, number> = {
+        [STAT_EVENTS]: c.events, [STAT_BYTES_FRAMED]: c.framed, [STAT_BYTES_DRAINED]: c.drained, [STAT_PENDING]: c.pending.length,
+        [STAT_RETRY]: c.retry, [STAT_DEADLINE]: c.deadline, [STAT_HAS_LAST_ID]: c.lastId ? 1 : 0,
+      };
+      const v = stats[which];
       if (v !== undefined) want = v;
     }
     this.call("conn_stat", [h, which], want);
@@ -206,14 +206,14 @@ export class Session {
     const id = s.id === undefined ? undefined : bytes(s.id);
     let data: Uint8Array | undefined;
     let flags = s.flags ?? 0;
-    if (ev) flags |= F.EVENT;
-    if (id) flags |= F.ID;
-    if (s.retry !== undefined) flags |= F.RETRY;
-    if (s.noData) flags |= F.NO_DATA;
+    if (ev) flags |= HAS_EVENT;
+    if (id) flags |= HAS_ID;
+    if (s.retry !== undefined) flags |= HAS_RETRY;
+    if (s.noData) flags |= NO_DATA;
     if (s.text !== undefined) data = bytes(s.text);
     if (s.tape) data = s.tape;
     if (s.json !== undefined) data = tapeOf(s.json);
-    if (s.json !== undefined || s.tape) flags |= F.JSON;
+    if (s.json !== undefined || s.tape) flags |= DATA_JSON;
     const evLen = s.lens?.event ?? ev?.length ?? 0;
     const idLen = s.lens?.id ?? id?.length ?? 0;
     const dataLen = s.lens?.data ?? data?.length ?? 0;
@@ -225,27 +225,27 @@ export class Session {
     let want: number | undefined = this.misuse(h);
     let parts: FrameParts = {};
     if (want === undefined) {
-      const e = flags & F.EVENT ? evLen : 0;
-      const i = flags & F.ID ? idLen : 0;
-      const d = flags & F.NO_DATA ? 0 : dataLen;
+      const e = flags & HAS_EVENT ? evLen : 0;
+      const i = flags & HAS_ID ? idLen : 0;
+      const d = flags & NO_DATA ? 0 : dataLen;
       const cap = this.stagingCap;
       const evB = staged.subarray(0, Math.max(e, 0));
       const idB = staged.subarray(e, e + Math.max(i, 0));
       const dataB = staged.subarray(e + i, e + i + Math.max(d, 0));
       let json: string | undefined;
       if (flags & ~ALL_FLAGS || e < 0 || i < 0 || d < 0 || e > cap || i > cap - e || d > cap - e - i) want = Status.BAD_ARG;
-      else if (flags & F.EVENT && hasAny(evB, [0x0a, 0x0d])) want = Status.EVENT_NAME;
-      else if (flags & F.ID && hasAny(idB, [0x0a, 0x0d, 0x00])) want = Status.ID;
-      else if (flags & F.ID && i > ID_MAX) want = Status.ID_TOO_LONG;
-      else if (flags & F.RETRY && !(Number.isInteger(retry) && retry >= 0 && retry <= Number.MAX_SAFE_INTEGER)) want = Status.RETRY;
-      else if (flags & F.RECORD && (!(flags & F.ID) || !this.history)) want = Status.BAD_ARG;
-      else if (!(flags & F.NO_DATA) && flags & F.JSON && (json = tapeToJson(dataB, this.shapes?.keys, staged)) === undefined) want = Status.BAD_TAPE;
+      else if (flags & HAS_EVENT && hasAny(evB, [0x0a, 0x0d])) want = Status.EVENT_NAME;
+      else if (flags & HAS_ID && hasAny(idB, [0x0a, 0x0d, 0x00])) want = Status.ID;
+      else if (flags & HAS_ID && i > ID_MAX) want = Status.ID_TOO_LONG;
+      else if (flags & HAS_RETRY && !(Number.isInteger(retry) && retry >= 0 && retry <= Number.MAX_SAFE_INTEGER)) want = Status.RETRY;
+      else if (flags & RECORD && (!(flags & HAS_ID) || !this.history)) want = Status.BAD_ARG;
+      else if (!(flags & NO_DATA) && flags & DATA_JSON && (json = tapeToJson(dataB, this.shapes?.keys, staged)) === undefined) want = Status.BAD_TAPE;
       if (want === undefined) {
         parts = {
-          ...(flags & F.EVENT ? { event: evB.slice() } : {}),
-          ...(flags & F.ID ? { id: idB.slice() } : {}),
-          ...(flags & F.RETRY ? { retry } : {}),
-          ...(flags & F.NO_DATA ? {} : { data: json !== undefined ? { json } : { text: dataB.slice() } }),
+          ...(flags & HAS_EVENT ? { event: evB.slice() } : {}),
+          ...(flags & HAS_ID ? { id: idB.slice() } : {}),
+          ...(flags & HAS_RETRY ? { retry } : {}),
+          ...(flags & NO_DATA ? {} : { data: json !== undefined ? { json } : { text: dataB.slice() } }),
         };
         const value = s.json !== undefined ? s.json : s.means;
         if (value !== undefined && json !== JSON.stringify(value)) throw new Error(`${this.name}: tape of ${JSON.stringify(value)} reads back as ${json}`);
@@ -258,7 +258,7 @@ export class Session {
       const c = this.conns.get(h)!;
       this.commit(c, frame(parts), true);
       if (parts.id) c.lastId = parts.id;
-      if (flags & F.RECORD) this.recorded(parts.id!, frame(parts));
+      if (flags & RECORD) this.recorded(parts.id!, frame(parts));
       if (parts.retry !== undefined) {
         c.retry = parts.retry;
         c.meant.push({ kind: "retry", ms: parts.retry + 0 }); // the reader parses digits: -0 is 0
@@ -313,7 +313,7 @@ export class Session {
     let want = 0;
     if (!this.ready) want = Status.NOT_INIT;
     else if (this.history) want = Status.ALREADY_INIT;
-    else if (!(maxEvents >= 1 && maxEvents <= 2 ** 20 && maxBytes >= 16 && maxBytes <= MAX_REGION)) want = Status.BAD_ARG;
+    else if (!(maxEvents >= 1 && maxEvents <= MAX_HISTORY_EVENTS && maxBytes >= MIN_REGION && maxBytes <= MAX_REGION)) want = Status.BAD_ARG;
     else if (expect === Status.NO_MEMORY) want = Status.NO_MEMORY;
     this.meant(want, expect, "history_init");
     const r = this.call("history_init", [maxEvents, maxBytes], want);
@@ -352,7 +352,7 @@ export class Session {
       else {
         const kept = this.kept();
         const key = toHex(this.stagedWith(b, 0, len));
-        want = ID_UNKNOWN;
+        want = Status.ID_UNKNOWN;
         kept.forEach((e, i) => { if (toHex(e.id) === key) want = i; });
       }
     }
@@ -366,7 +366,7 @@ export class Session {
     let want = 0;
     if (!this.ready) want = Status.NOT_INIT;
     else if (this.shapes) want = Status.ALREADY_INIT;
-    else if (!(maxShapes >= 1 && maxShapes <= 0xffff && maxBytes >= 16 && maxBytes <= MAX_REGION)) want = Status.BAD_ARG;
+    else if (!(maxShapes >= 1 && maxShapes <= MAX_SHAPES && maxBytes >= MIN_REGION && maxBytes <= MAX_REGION)) want = Status.BAD_ARG;
     else if (expect === Status.NO_MEMORY) want = Status.NO_MEMORY;
     this.meant(want, expect, "shape_init");
     const r = this.call("shape_init", [maxShapes, maxBytes], want);
