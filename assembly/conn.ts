@@ -1,11 +1,11 @@
 // Rules
-// - A connection is a slot in a table fixed at init. A handle is (generation << 16) | slot,
-//   always positive; closing a slot bumps its generation, so a stale handle can never reach
-//   the connection that reuses the slot.
+// - A connection is a row in a table fixed at init. A handle is (generation << 16) | index,
+//   always positive; closing a row bumps its generation, so a stale handle can never reach
+//   the connection that reuses the row.
 // - Each open connection owns `outCap` bytes of outbound space. Its pending bytes are
 //   [start, end) of that space; the host drains them (out_ptr/out_len/out_consume, or all
 //   at once with out_take) and a frame is appended whole or not at all.
-// - Opening takes a free slot in O(1) (a free list); closing drops the pending bytes.
+// - Opening takes a free row in O(1) (a free list); closing drops the pending bytes.
 // - Time is only what tick() said last; a connection with keep-alive due at or before that
 //   time gets a keep-alive comment at the next tick.
 import { connTable, outArena, outCap, maxConns } from "./memory";
@@ -13,14 +13,14 @@ import {
   ID_MAX, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING, STAT_RETRY, STAT_DEADLINE, STAT_HAS_LAST_ID,
 } from "./abi";
 
-// Record layout.
+// Row layout.
 const GEN = 0; // u16
 const STATE = 2; // u8
 const OUT_START = 4; // u32
 const OUT_END = 8; // u32
 const NEXT_FREE = 12; // i32, -1 ends the free list
 const LAST_ID_LEN = 16; // i32, -1: no Last-Event-ID
-const SLOT = 20; // u32, the record's own index
+const INDEX = 20; // u32, the row's own index
 const EVENTS = 24; // f64 counters: exact to 2^53, and scalar for every host
 const BYTES_FRAMED = 32;
 const BYTES_DRAINED = 40;
@@ -29,7 +29,7 @@ const DEADLINE = 56; // f64 ms, Infinity: keep-alive off
 const LAST_ID = 64;
 
 /** Room for the longest id (and Last-Event-ID) a connection remembers. */
-export const RECORD_BYTES: u32 = LAST_ID + <u32>ID_MAX;
+export const ROW_BYTES: u32 = LAST_ID + <u32>ID_MAX;
 
 export const STATE_FREE: u8 = 0;
 export const STATE_OPEN: u8 = 1;
@@ -39,37 +39,37 @@ let openCount: i32 = 0;
 let keepAliveMs: f64 = 0;
 let now: f64 = 0;
 
-function rec(slot: i32): usize {
-  return connTable + <usize>slot * RECORD_BYTES;
+function rowAt(index: i32): usize {
+  return connTable + <usize>index * ROW_BYTES;
 }
 
 /** Called once by init, after memory is carved. */
 export function setup(keepAlive: f64): void {
   keepAliveMs = keepAlive;
   for (let s = 0; s < maxConns; s++) {
-    const r = rec(s);
+    const r = rowAt(s);
     store<u16>(r + GEN, 1);
-    store<u32>(r + SLOT, s);
+    store<u32>(r + INDEX, s);
     store<u8>(r + STATE, STATE_FREE);
     store<i32>(r + NEXT_FREE, s + 1 < maxConns ? s + 1 : -1);
   }
   freeHead = maxConns > 0 ? 0 : -1;
 }
 
-/** The record of an open connection, or 0. */
+/** The row of an open connection, or 0. */
 export function lookup(handle: i32): usize {
-  const slot = handle & 0xFFFF;
-  if (handle <= 0 || slot >= maxConns) return 0;
-  const r = rec(slot);
+  const index = handle & 0xFFFF;
+  if (handle <= 0 || index >= maxConns) return 0;
+  const r = rowAt(index);
   if (load<u8>(r + STATE) != STATE_OPEN || <i32>load<u16>(r + GEN) != handle >>> 16) return 0;
   return r;
 }
 
-/** A handle for a fresh connection, or -1 if every slot is in use. */
+/** A handle for a fresh connection, or -1 if every index is in use. */
 export function open(): i32 {
   if (freeHead < 0) return -1;
-  const slot = freeHead;
-  const r = rec(slot);
+  const index = freeHead;
+  const r = rowAt(index);
   freeHead = load<i32>(r + NEXT_FREE);
   store<u8>(r + STATE, STATE_OPEN);
   store<u32>(r + OUT_START, 0);
@@ -81,17 +81,17 @@ export function open(): i32 {
   store<f64>(r + RETRY, -1);
   store<f64>(r + DEADLINE, keepAliveMs > 0 ? now + keepAliveMs : Infinity);
   openCount++;
-  return (<i32>load<u16>(r + GEN) << 16) | slot;
+  return (<i32>load<u16>(r + GEN) << 16) | index;
 }
 
 export function close(r: usize): void {
-  const slot = load<i32>(r + SLOT);
+  const index = load<i32>(r + INDEX);
   const gen = load<u16>(r + GEN);
   // Generations run 1..32767 so handles stay positive i32.
   store<u16>(r + GEN, gen == 0x7FFF ? 1 : gen + 1);
   store<u8>(r + STATE, STATE_FREE);
   store<i32>(r + NEXT_FREE, freeHead);
-  freeHead = slot;
+  freeHead = index;
   openCount--;
 }
 
@@ -102,7 +102,7 @@ export function countOpen(): i32 {
 // --- outbound bytes ---
 
 function outBase(r: usize): usize {
-  return outArena + <usize>load<u32>(r + SLOT) * outCap;
+  return outArena + <usize>load<u32>(r + INDEX) * outCap;
 }
 
 export function pendingPtr(r: usize): usize {
@@ -130,7 +130,7 @@ export function freeEnd(r: usize): usize {
   return outBase(r) + outCap;
 }
 
-/** Records a frame of n bytes written at freeStart(r). */
+/** Counts a frame of n bytes written at freeStart(r). */
 export function commit(r: usize, n: u32, isEvent: bool): void {
   store<u32>(r + OUT_END, load<u32>(r + OUT_END) + n);
   store<f64>(r + BYTES_FRAMED, load<f64>(r + BYTES_FRAMED) + n);
@@ -210,21 +210,21 @@ export function setNow(t: f64): void {
   now = t;
 }
 
-/** The slot's record if it is open and its keep-alive is due at `now`, else 0. */
-export function dueRecord(slot: i32): usize {
-  const r = rec(slot);
+/** The index's row if it is open and its keep-alive is due at `now`, else 0. */
+export function dueRow(index: i32): usize {
+  const r = rowAt(index);
   return load<u8>(r + STATE) == STATE_OPEN && load<f64>(r + DEADLINE) <= now ? r : 0;
 }
 
 export function handleOf(r: usize): i32 {
-  return (<i32>load<u16>(r + GEN) << 16) | load<i32>(r + SLOT);
+  return (<i32>load<u16>(r + GEN) << 16) | load<i32>(r + INDEX);
 }
 
 /** The earliest keep-alive deadline of any open connection; Infinity if none. */
 export function earliestDeadline(): f64 {
   let best = Infinity;
   for (let s = 0; s < maxConns; s++) {
-    const r = rec(s);
+    const r = rowAt(s);
     if (load<u8>(r + STATE) == STATE_OPEN) best = Math.min(best, load<f64>(r + DEADLINE));
   }
   return best;

@@ -5,7 +5,7 @@ import * as memory from "./memory";
 import * as conn from "./conn";
 import * as frame from "./frame";
 import * as out from "./out";
-import { flatRecord, writeJson, writeShape } from "./json";
+import { flatObject, writeJson, writeShape } from "./json";
 import * as shapes from "./shapes";
 import * as history from "./history";
 import {
@@ -31,7 +31,7 @@ export function init(maxConns: i32, outBytes: i32, stagingBytes: i32, keepAliveM
       !(keepAliveMs >= 0 && keepAliveMs < Infinity)) {
     return ERR_BAD_ARG;
   }
-  if (!memory.carve(maxConns, conn.RECORD_BYTES, outBytes, stagingBytes)) return ERR_NO_MEMORY;
+  if (!memory.carve(maxConns, conn.ROW_BYTES, outBytes, stagingBytes)) return ERR_NO_MEMORY;
   conn.setup(keepAliveMs);
   return 0;
 }
@@ -60,7 +60,7 @@ export function conn_open(lastIdLen: i32): i32 {
 
 /** Frees the connection and drops its pending bytes. */
 export function conn_close(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   if (r <= 0) return <i32>r;
   conn.close(<usize>r);
   return 0;
@@ -68,25 +68,25 @@ export function conn_close(handle: i32): i32 {
 
 /** 1 while open; an error code otherwise. */
 export function conn_state(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? <i32>r : 1;
 }
 
 /** A counter (0 events, 1 bytes framed, 2 bytes drained, 3 pending, 4 retry, 5 keep-alive deadline, 6 has a last id). */
 export function conn_stat(handle: i32, which: i32): f64 {
   // NaN, not a status code, on misuse: -1 is a valid retry value here.
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? NaN : conn.stat(<usize>r, which);
 }
 
 /** The length of the id the client last saw (0 if none: see conn_stat 6); its bytes are at last_id_ptr. */
 export function last_id_len(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? <i32>r : conn.lastIdLen(<usize>r);
 }
 
 export function last_id_ptr(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? <i32>r : <i32>conn.lastIdPtr(<usize>r);
 }
 
@@ -100,7 +100,7 @@ export function open_count(): i32 {
  * set). Returns the bytes framed; on any error nothing is written.
  */
 export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen: i32, retry: f64): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   if (r <= 0) return <i32>r;
   if (flags & ~ALL_FLAGS) return ERR_BAD_ARG;
   const ev = flags & HAS_EVENT ? eventLen : 0;
@@ -129,9 +129,9 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
     // fields only
   } else if (flags & DATA_JSON) {
     frame.dataOpen();
-    // A record takes the short path; called from here rather than from writeJson, so wasm3
+    // A flat object takes the short path; called from here rather than from writeJson, so wasm3
     // never holds both frames at once (README, Limits: the interpreter stack).
-    const after = flatRecord(dataPtr, dataPtr + data);
+    const after = flatObject(dataPtr, dataPtr + data);
     if (after != 0 ? after != dataPtr + data : !writeJson(dataPtr, dataPtr + data)) return ERR_BAD_TAPE;
     frame.lineEnd();
   } else {
@@ -148,7 +148,7 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
 
 /** Frames a comment from staging[0, len): every line becomes `: line`. */
 export function comment(handle: i32, len: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   if (r <= 0) return <i32>r;
   if (len < 0 || len > <i32>memory.stagingCap) return ERR_BAD_ARG;
   out.begin(conn.freeStart(<usize>r), conn.freeEnd(<usize>r));
@@ -158,18 +158,18 @@ export function comment(handle: i32, len: i32): i32 {
 
 /** Where the connection's pending bytes start; valid until the next call into the core. */
 export function out_ptr(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? <i32>r : <i32>conn.pendingPtr(<usize>r);
 }
 
 export function out_len(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? <i32>r : <i32>conn.pendingLen(<usize>r);
 }
 
 /** Marks the first n pending bytes as written to the peer. */
 export function out_consume(handle: i32, n: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   if (r <= 0) return <i32>r;
   if (n < 0 || <u32>n > conn.pendingLen(<usize>r)) return ERR_BAD_ARG;
   conn.consume(<usize>r, n);
@@ -182,7 +182,7 @@ export function out_consume(handle: i32, n: i32): i32 {
  * the u32 at taken_ptr.
  */
 export function out_take(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   return r <= 0 ? <i32>r : <i32>conn.take(<usize>r);
 }
 
@@ -202,7 +202,7 @@ export function tick(nowMs: f64): i32 {
   if (!conn.keepAliveEnabled()) return 0;
   let due = 0;
   for (let s = 0; s < memory.maxConns; s++) {
-    const r = conn.dueRecord(s);
+    const r = conn.dueRow(s);
     if (r == 0) continue;
     out.begin(conn.freeStart(r), conn.freeEnd(r));
     frame.keepAlive();
@@ -224,7 +224,7 @@ export function set_now(nowMs: f64): i32 {
 
 /** Restarts the connection's keep-alive, for bytes the host wrote that the core did not frame for it (a broadcast). */
 export function conn_touch(handle: i32): i32 {
-  const r = record(handle);
+  const r = rowOf(handle);
   if (r <= 0) return r;
   conn.touch(<usize>r);
   return 0;
@@ -302,11 +302,11 @@ export function shape_define(at: i32, len: i32): i32 {
   return shapes.commit(out.needed());
 }
 
-/** The open connection's record, or an error code (negative). */
-function record(handle: i32): i32 {
+/** The open connection's row, or an error code (negative). */
+function rowOf(handle: i32): i32 {
   if (!memory.ready) return ERR_NOT_INIT;
   const r = conn.lookup(handle);
-  // memory.carve keeps every address below 2^31, so a record is a positive i32.
+  // memory.carve keeps every address below 2^31, so a row is a positive i32.
   return r == 0 ? ERR_UNKNOWN_CONN : <i32>r;
 }
 

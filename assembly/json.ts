@@ -166,7 +166,7 @@ export function writeJson(p: usize, end: usize): bool {
 }
 
 /**
- * The common payload, a record: an object of a defined shape whose members are numbers,
+ * The common payload, a flat object: an object of a defined shape whose members are numbers,
  * literals and UTF-8 strings that need no escaping. It is written with a local cursor and
  * one room check per member instead of writeJson's container machine (which keeps its
  * cursor in globals and checks every byte): about half the time. Returns the tape position
@@ -174,7 +174,7 @@ export function writeJson(p: usize, end: usize): bool {
  * caller then runs writeJson, which writes the same text. Locals are kept few: this is on
  * the deepest call chain wasm3 runs (see README, Limits).
  */
-export function flatRecord(p: usize, end: usize): usize {
+export function flatObject(p: usize, end: usize): usize {
   if (end - p < 3 || <u32>load<u8>(p) != TAG_SHAPE) return 0;
   let key = shapes.entry(load<u16>(p, 1));
   if (key == 0) return 0;

@@ -33,13 +33,13 @@ function align16(p: u64): u64 {
 }
 
 /**
- * Carves every region for `conns` connection records of `recordBytes` each;
+ * Carves every region for `conns` connection rows of `rowBytes` each;
  * false if the configuration does not fit the memory the module may have.
  */
-export function carve(conns: i32, recordBytes: u32, outBytes: u32, stagingBytes: u32): bool {
+export function carve(conns: i32, rowBytes: u32, outBytes: u32, stagingBytes: u32): bool {
   // Callers bound each size below 2^31, so these u64 sums cannot wrap.
   const table = align16(<u64>__heap_base);
-  const out = align16(table + <u64>conns * recordBytes);
+  const out = align16(table + <u64>conns * rowBytes);
   const stage = align16(out + <u64>conns * outBytes);
   const due = align16(stage + stagingBytes);
   const stack = due + <u64>conns * 4;

@@ -233,7 +233,7 @@ class Fuzzer {
     for (const [start, bytes] of this.frozen) {
       if (Buffer.compare(this.mem.subarray(start, start + bytes.length), bytes) !== 0) {
         this.fail(`memory outside the core's arenas changed in [${start}, ${start + bytes.length}) ` +
-          "(if assembly/memory.ts's layout changed, update RECORD_BYTES and FIXED_TAIL in test/support/model.ts)");
+          "(if assembly/memory.ts's layout changed, update ROW_BYTES and FIXED_TAIL in test/support/model.ts)");
       }
     }
   }
@@ -943,7 +943,7 @@ class Fuzzer {
     this.staging = Buffer.from(this.stagingView);
     // The layout of assembly/memory.ts: records, outbound spaces, staging, due list, depth stack, scratch.
     this.outArena = this.stagingPtr - align16(maxConns * outBytes);
-    this.table = this.outArena - maxConns * M.RECORD_BYTES;
+    this.table = this.outArena - maxConns * M.ROW_BYTES;
     if (this.table % 16 !== 0 || this.duePtr !== align16(this.stagingPtr + stagingBytes)) {
       this.fail(`memory layout differs from assembly/memory.ts: staging at ${this.stagingPtr}, due list at ${this.duePtr}`);
     }

@@ -9,7 +9,7 @@ import { CancelledError, Channel, withSse, type Sse } from "../host/index.js";
 import { openStream as open, reader, until } from "./helpers/events.js";
 import { slotOf } from "./helpers/slot.js";
 import { serve, type Running } from "./helpers/listen.js";
-import { corruptSlot, NEXT_FREE, RECORD_BYTES, recordOf } from "./helpers/trap.js";
+import { corruptSlot, NEXT_FREE, ROW_BYTES, rowOf } from "./helpers/trap.js";
 
 let running: Running | undefined;
 afterEach(async () => {
@@ -113,9 +113,9 @@ describe("a trap in a stream's core instance", () => {
     await until(() => streams.size === 1, 2000, "the stream");
     const { engine, conn } = slotOf(streams.get("/a")!);
     // The free list's head is the record after a's: point its successor past the end of memory.
-    const next = recordOf(engine, conn) + RECORD_BYTES;
+    const next = rowOf(engine, conn) + ROW_BYTES;
     const view = new DataView(engine.exports.memory.buffer);
-    view.setInt32(next + NEXT_FREE, Math.ceil(view.byteLength / RECORD_BYTES) + 1, true);
+    view.setInt32(next + NEXT_FREE, Math.ceil(view.byteLength / ROW_BYTES) + 1, true);
     const b = await open(`${running.url}/b`);
     expect(b.response.status).toBe(200); // takes the corrupted record; the free list now points nowhere
     const c = await fetch(`${running.url}/c`);

@@ -10,7 +10,7 @@ import { openSlots } from "../host/web/response.js";
 import { openStream, readAll, until } from "./helpers/events.js";
 import { slotOf } from "./helpers/slot.js";
 import { rawGet } from "./helpers/raw.js";
-import { corruptSlot, NEXT_FREE, RECORD_BYTES, recordOf } from "./helpers/trap.js";
+import { corruptSlot, NEXT_FREE, ROW_BYTES, rowOf } from "./helpers/trap.js";
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -434,7 +434,7 @@ describe("sseResponse (fetch-style Response)", () => {
     const { engine, conn } = slotOf(streams.get("a")!);
     // The free list's head is the record after a's: point its successor past the end of memory.
     const view = new DataView(engine.exports.memory.buffer);
-    view.setInt32(recordOf(engine, conn) + RECORD_BYTES + NEXT_FREE, Math.ceil(view.byteLength / RECORD_BYTES) + 1, true);
+    view.setInt32(rowOf(engine, conn) + ROW_BYTES + NEXT_FREE, Math.ceil(view.byteLength / ROW_BYTES) + 1, true);
     const b = await openStream(`${url}/b`);
     expect(b.response.status).toBe(200); // takes the corrupted record; the free list now points nowhere
     const c = await fetch(`${url}/c`);

@@ -1,4 +1,4 @@
-// The engines (core instances) under a host's streams: one pool per withSse listener, one per
+// The engines under a host's streams: one pool per withSse listener, one per
 // configuration for sseResponse. A stream needs a slot (an engine and a connection in it); the
 // pool adds an engine (same compiled module, its own memory) when every slot is taken, up to
 // maxConnections. It also owns time: one unref'd timer for every keep-alive deadline of every
@@ -10,16 +10,16 @@
 //   between events.
 // - One timer, fired a little late (slack) so deadlines that fall close together are served
 //   by one tick instead of one wake-up each.
-// - A trap (WebAssembly.RuntimeError) from any call into an instance means its memory can no
-//   longer be trusted: the instance is replaced by a fresh one with the same slots, every
+// - A trap (WebAssembly.RuntimeError) from any call into an engine means its memory can no
+//   longer be trusted: the engine is replaced by a fresh one with the same slots, every
 //   stream on it ends without another call into it, and the fault is reported once.
 // - Slots are counted in JS (a member's occupants), so opening a stream makes no call into
-//   the instances it passes over. The first member with room is used, so streams pack into
-//   the oldest instances and the newest empty out first.
-// - The pool shrinks: an instance left without streams is released (every reference dropped,
+//   the engines it passes over. The first member with room is used, so streams pack into
+//   the oldest engines and the newest empty out first.
+// - The pool shrinks: an engine left without streams is released (every reference dropped,
 //   so its linear memory is freed), unless it is the only empty one: one spare is kept, so a
-//   count of streams going back and forth across an instance's size does not make and free
-//   instances over and over.
+//   count of streams going back and forth across an engine's size does not make and free
+//   engines over and over.
 import { Engine, type Conn } from "../../bindings/index.js";
 import { coreInstance } from "./core-module.js";
 import { DeadlineTimer } from "./deadline-timer.js";
@@ -34,9 +34,9 @@ export interface Slot {
 export interface Occupant {
   /** The core framed its keep-alive comment: write it. */
   keepAliveDue(): void;
-  /** Its core instance trapped and is gone: end without calling into it again. */
+  /** Its engine trapped and is gone: end without calling into it again. */
   engineFailed(): void;
-  /** Reports a trap (once per failed instance): this occupant's call met it, or it ended with it. */
+  /** Reports a trap (once per failed engine): this occupant's call met it, or it ended with it. */
   faulted(error: WebAssembly.RuntimeError): void;
 }
 
@@ -74,7 +74,7 @@ export class EnginePool {
 
   /**
    * A slot for a new stream, which `occupy` builds; undefined when maxConnections are open
-   * (or the instance trapped while opening: it is replaced, the next open succeeds). A
+   * (or the engine trapped while opening: it is replaced, the next open succeeds). A
    * Last-Event-ID the core refuses (over 256 bytes, CR/LF/NUL) throws its InvalidFieldError
    * and uses no slot.
    */
@@ -124,7 +124,7 @@ export class EnginePool {
 
   /**
    * `engine` trapped: replace it, end every stream it held, report once. A second report
-   * of the same instance (another of its streams met the trap too) does nothing.
+   * of the same engine (another of its streams met the trap too) does nothing.
    */
   fail(engine: Engine, error: WebAssembly.RuntimeError, culprit?: Occupant): void {
     const member = this.byEngine.get(engine);
@@ -137,7 +137,7 @@ export class EnginePool {
     for (const occupant of ended) occupant.engineFailed();
     const reporter = culprit ?? ended[0];
     if (reporter !== undefined) reporter.faulted(error);
-    else console.error("wasm-sse: a core instance trapped and was replaced:", error);
+    else console.error("wasm-sse: a engine trapped and was replaced:", error);
   }
 
   /** Runs calls into `engine`; a trap fails it (see fail) instead of escaping. */
@@ -195,7 +195,7 @@ export class EnginePool {
     for (const conn of due) member.occupants.get(conn)?.keepAliveDue();
   }
 
-  /** Sets the timer for the earliest deadline of every instance. */
+  /** Sets the timer for the earliest deadline of every engine. */
   private arm(): void {
     if (this.config.keepAliveMs === 0) return;
     let deadline = Infinity;

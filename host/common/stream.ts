@@ -26,7 +26,7 @@
 //   broadcast frame first moves the core's pending bytes into `queued`, so it lands after them.
 // - After the client goes, every pending and later send()/sleep() rejects with CancelledError
 //   and the core slot is free. The same happens when the server closes (after a last event)
-//   and when the core instance under the stream traps (after the frames already copied out).
+//   and when the engine under the stream traps (after the frames already copied out).
 // - The stream's life: "open" (sends accepted) → "ending" (the handler returned; what waits
 //   is still framed) → "done"; or straight to "done" when cancelled, with `reason` saying why.
 //
@@ -52,7 +52,7 @@ export interface StreamPolicy {
   readonly boundName: string;
   /** The stall limit's watch; none when it is off. */
   readonly stalls: StallWatch | undefined;
-  /** A core trap this stream met, or one that ended it: told once per failed instance. */
+  /** A core trap this stream met, or one that ended it: told once per failed engine. */
   fault(error: WebAssembly.RuntimeError, stream: SseStream): void;
 }
 
@@ -385,7 +385,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     scheduleFlush(this);
   }
 
-  /** A trap fails the core instance (this stream included): what to throw instead is the cancellation. */
+  /** A trap fails the engine (this stream included): what to throw instead is the cancellation. */
   private trapped(error: unknown): unknown {
     if (!(error instanceof WebAssembly.RuntimeError)) return error;
     this.pool.fail(this.engine, error, this); // cancels this stream too
@@ -451,7 +451,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
       this.run = undefined;
       this.queuedBytes += copy.length;
     } catch (error) {
-      // A trap fails the core instance, this stream included: callers find it done.
+      // A trap fails the engine, this stream included: callers find it done.
       if (!(error instanceof WebAssembly.RuntimeError)) throw error;
       this.pool.fail(this.engine, error, this);
     }

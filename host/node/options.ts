@@ -21,10 +21,10 @@ export interface WithSseOptions<Req = unknown> {
   stallTimeoutMs?: number;
   /** Retry-After (seconds) on the 503 sent when every connection is in use (default 5). */
   retryAfterSeconds?: number;
-  /** Connection slots per core instance; the pool adds instances as streams open (default 64). */
+  /** Connection slots per engine; the pool adds engines as streams open (default 64). */
   connectionsPerEngine?: number;
   /**
-   * Called once with what the handler threw, and once per core instance that trapped (with
+   * Called once with what the handler threw, and once per engine that trapped (with
    * the request of a stream it ended); it never reaches the client (default: console.error).
    */
   onError?: (error: unknown, req: Req) => void;

@@ -17,7 +17,7 @@
 //   unread bytes.
 // - When the reader cancels the body or the request's signal aborts, the handler is cancelled:
 //   `sse.signal` aborts and pending and later send()/sleep() reject with CancelledError. The
-//   same happens, and the body ends, when the core instance under the stream traps.
+//   same happens, and the body ends, when the engine under the stream traps.
 // - Streams share engines (64 connections each) across every sseResponse of the process that
 //   agrees on maxEventBytes and keepAliveMs.
 import { InvalidFieldError } from "../../bindings/index.js";
@@ -45,7 +45,7 @@ export interface SseResponseOptions {
   stallTimeoutMs?: number;
   /**
    * Called once with what the handler threw, and once with the WebAssembly.RuntimeError of a
-   * core instance that trapped; neither reaches the client (default: console.error).
+   * engine that trapped; neither reaches the client (default: console.error).
    */
   onError?: (error: unknown) => void;
   /** Which other origins' pages may read the stream (CORS), as withSse's `cors` (an origin function's error goes to onError); default none. */
@@ -206,7 +206,7 @@ function text(status: number, message: string, headers: Record<string, string> =
 }
 
 function logFault(error: unknown): void {
-  console.error("sseResponse: a core instance trapped and was replaced; its streams ended:", error);
+  console.error("sseResponse: a engine trapped and was replaced; its streams ended:", error);
 }
 
 /** onError, kept from throwing out of a timer or a settled handler. */

@@ -33,7 +33,7 @@ const ADDRESS_LIMIT = 0x7fff_0000;
  * spaces, staging, the due list, then the tape reader's depth stack (8 bytes a level) and a
  * number scratch. The fuzz test needs these to tell the core's arenas from the rest of memory.
  */
-export const RECORD_BYTES = 64 + ID_MAX;
+export const ROW_BYTES = 64 + ID_MAX;
 export const FIXED_TAIL = MAX_DEPTH * 8 + 32;
 /** Bytes of one history index entry (ring offset, id length, frame length) and of one shape table entry. */
 const HISTORY_ENTRY = 12;
@@ -447,7 +447,7 @@ export function initOutcome(maxConnsRaw: number, outRaw: number, stagingRaw: num
       stagingBytes < MIN_STAGING || stagingBytes > MAX_REGION || !(keepAliveMs >= 0 && keepAliveMs < Infinity)) {
     return BAD_ARG;
   }
-  const carved = maxConns * (RECORD_BYTES + outBytes + 4) + stagingBytes + FIXED_TAIL;
+  const carved = maxConns * (ROW_BYTES + outBytes + 4) + stagingBytes + FIXED_TAIL;
   if (carved > ADDRESS_LIMIT) return NO_MEMORY;
   return carved + 1024 * 1024 <= SURELY_FITS ? 0 : undefined;
 }

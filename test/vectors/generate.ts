@@ -16,12 +16,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
 const release = readFileSync(join(root, "build/sse.wasm"));
 const mcu = readFileSync(join(root, "build/sse-mcu.wasm"));
-const RECORD_BYTES = 320;
+const ROW_BYTES = 320;
 const TWO_PAGES = 2 * 65536;
 
 /** Bytes init carves for a configuration, from the layout in assembly/memory.ts (static data aside). */
 function carved(maxConns: number, outBytes: number, staging: number): number {
-  return maxConns * (RECORD_BYTES + outBytes + 4) + staging + 256 + 32;
+  return maxConns * (ROW_BYTES + outBytes + 4) + staging + 256 + 32;
 }
 
 /** "no_memory" if one of the vector's configuration calls does not fit the mcu build's two pages. */
