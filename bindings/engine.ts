@@ -76,7 +76,8 @@ const ON_HEAP_BYTES = 64;
 const KEPT_TEXT_BYTES = 4096;
 
 export class Engine {
-  readonly exports: abi.SseExports;
+  /** The module's raw exports: private, so every call goes through the checks here. */
+  readonly #core: abi.SseExports;
   readonly maxConnections: number;
   readonly outBytes: number;
   private readonly u8: Uint8Array;
@@ -124,7 +125,7 @@ export class Engine {
     check(x.init(this.maxConnections, this.outBytes, stagingBytes + keptBytes, options.keepAliveMs ?? 0), "init");
     if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
     if (shapes) check(x.shape_init(shapes.maxShapes, shapes.maxBytes), "init");
-    this.exports = x;
+    this.#core = x;
     // Configuration is the only time memory grows, so views taken now stay valid.
     this.u8 = new Uint8Array(x.memory.buffer);
     this.staging = x.staging_ptr();
@@ -134,6 +135,11 @@ export class Engine {
     const define = shapes ? (at: number, len: number) => x.shape_define(at - this.staging, len) : undefined;
     const kept = keptBytes > 0 ? { base: this.staging, start: this.stagingEnd, end: this.stagingEnd + keptBytes } : undefined;
     this.tape = new TapeWriter(x.memory.buffer, this.encoded, define, options.compileShapes !== false, kept);
+  }
+
+  /** The engine's linear memory (its size is carved once, at construction). */
+  get memory(): WebAssembly.Memory {
+    return this.#core.memory;
   }
 
   /**
@@ -149,19 +155,19 @@ export class Engine {
   open(lastEventId?: string): Conn {
     if (this.busy) throw new ReentrantSendError("open");
     const len = lastEventId === undefined ? -1 : this.stageText(lastEventId, this.staging);
-    return check(this.exports.conn_open(len), "open");
+    return check(this.#core.conn_open(len), "open");
   }
 
   close(conn: Conn): void {
-    check(this.exports.conn_close(conn), "close");
+    check(this.#core.conn_close(conn), "close");
   }
 
   isOpen(conn: Conn): boolean {
-    return this.exports.conn_state(conn) === 1;
+    return this.#core.conn_state(conn) === 1;
   }
 
   get openCount(): number {
-    return this.exports.open_count();
+    return this.#core.open_count();
   }
 
   /**
@@ -217,7 +223,7 @@ export class Engine {
     this.u8.set(held.bytes, this.staging);
     let framed: number;
     try {
-      framed = orFull(this.exports.send(conn, held.flags, held.eventLen, held.idLen, held.dataLen, held.retryMs), "send");
+      framed = orFull(this.#core.send(conn, held.flags, held.eventLen, held.idLen, held.dataLen, held.retryMs), "send");
     } catch (error) {
       this.release(held);
       throw error;
@@ -243,7 +249,7 @@ export class Engine {
   /** send() and control(): stages the fields (and the data, unless `noData`), then one call. */
   private frame(conn: Conn, data: unknown, options: SendOptions | string | undefined, noData: boolean): number {
     this.stage(data, options, noData);
-    return orFull(this.exports.send(conn, this.flags, this.eventLen, this.idLen, this.dataLen, this.retryMs), "send");
+    return orFull(this.#core.send(conn, this.flags, this.eventLen, this.idLen, this.dataLen, this.retryMs), "send");
   }
 
   /**
@@ -324,24 +330,24 @@ export class Engine {
   /** comment() with a full buffer as 0 rather than BufferFullError, as trySend. */
   tryComment(conn: Conn, text: string): number {
     if (this.busy) throw new ReentrantSendError("comment");
-    return orFull(this.exports.comment(conn, this.stageText(text, this.staging)), "comment");
+    return orFull(this.#core.comment(conn, this.stageText(text, this.staging)), "comment");
   }
 
   /** The pending bytes, as a view into wasm memory that is valid until the next engine call. */
   pending(conn: Conn): Uint8Array {
-    const x = this.exports;
+    const x = this.#core;
     const ptr = check(x.out_ptr(conn), "pending");
     return this.u8.subarray(ptr, ptr + x.out_len(conn));
   }
 
   /** Marks the first n pending bytes as delivered. */
   consume(conn: Conn, n: number): void {
-    check(this.exports.out_consume(conn, n), "consume");
+    check(this.#core.out_consume(conn, n), "consume");
   }
 
   /** Copies out every pending byte and marks it delivered (one call into the core). */
   drain(conn: Conn): Uint8Array {
-    const ptr = check(this.exports.out_take(conn), "drain");
+    const ptr = check(this.#core.out_take(conn), "drain");
     const len = this.taken[0]!;
     return len === 0 ? EMPTY : this.copyOut(ptr, len);
   }
@@ -364,7 +370,7 @@ export class Engine {
   }
 
   stats(conn: Conn): ConnectionStats {
-    const x = this.exports;
+    const x = this.#core;
     check(x.conn_state(conn), "stats");
     return {
       events: x.conn_stat(conn, abi.STAT_EVENTS),
@@ -377,7 +383,7 @@ export class Engine {
 
   /** The id the client last saw: the last id sent, else the Last-Event-ID it came with. */
   lastEventId(conn: Conn): string | undefined {
-    const x = this.exports;
+    const x = this.#core;
     const len = check(x.last_id_len(conn), "lastEventId");
     if (x.conn_stat(conn, abi.STAT_HAS_LAST_ID) !== 1) return undefined;
     const ptr = x.last_id_ptr(conn);
@@ -386,7 +392,7 @@ export class Engine {
 
   /** Tells the core the time; returns the connections that just got a keep-alive comment. */
   tick(nowMs: number): Conn[] {
-    const x = this.exports;
+    const x = this.#core;
     const n = check(x.tick(nowMs), "tick");
     const due = new Int32Array(x.memory.buffer, x.due_ptr(), n);
     return Array.from(due);
@@ -394,22 +400,22 @@ export class Engine {
 
   /** Sets the core's clock (O(1)): frames framed from now on restart keep-alives from nowMs. */
   setNow(nowMs: number): void {
-    check(this.exports.set_now(nowMs), "setNow");
+    check(this.#core.set_now(nowMs), "setNow");
   }
 
   /** Restarts a connection's keep-alive, for bytes written to its peer that it did not frame. */
   touch(conn: Conn): void {
-    check(this.exports.conn_touch(conn), "touch");
+    check(this.#core.conn_touch(conn), "touch");
   }
 
   /** When tick() next has work (ms, on the clock tick() is given); Infinity if never. */
   nextDeadline(): number {
-    return this.exports.next_deadline();
+    return this.#core.next_deadline();
   }
 
   /** How many frames the history holds. */
   get historySize(): number {
-    return this.exports.history_count();
+    return this.#core.history_count();
   }
 
   /**
@@ -424,13 +430,13 @@ export class Engine {
   /** The position (0: oldest) of the newest kept frame with this id, copying nothing; undefined if none. */
   historyIndex(id: string): number | undefined {
     if (this.busy) throw new ReentrantSendError("historyIndex");
-    const at = this.exports.history_find(this.stageText(id, this.staging));
+    const at = this.#core.history_find(this.stageText(id, this.staging));
     return at === Status.ID_UNKNOWN ? undefined : check(at, "historyIndex");
   }
 
   /** Copies of the recorded frames from position `first` (0: oldest) on. */
   framesFrom(first = 0): Uint8Array[] {
-    const x = this.exports;
+    const x = this.#core;
     const frames: Uint8Array[] = [];
     for (let i = first, n = x.history_count(); i < n; i++) {
       const ptr = check(x.history_ptr(i), "framesFrom");

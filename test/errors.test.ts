@@ -164,7 +164,10 @@ describe("host misuse gets a status code, never a trap", () => {
     expect(again).not.toBe(c);
     expect(() => e.send(c, "x")).toThrow(EngineMisuseError);
     expect(e.send(again, "x")).toBeGreaterThan(0);
-    for (const handle of [0, -1, 0x7fffffff, 0x10001, 2 ** 31]) expect(e.exports.conn_state(handle)).toBe(Status.UNKNOWN_CONN);
+    for (const handle of [0, -1, 0x7fffffff, 0x10001, 2 ** 31]) {
+      expect(e.isOpen(handle)).toBe(false);
+      expect(() => e.close(handle)).toThrow(expect.objectContaining({ code: "UNKNOWN_CONN" }));
+    }
   });
 
   it("CAPACITY: opening past the table, and the slot comes back on close", () => {

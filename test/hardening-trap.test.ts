@@ -114,7 +114,7 @@ describe("a trap in a stream's core instance", () => {
     const { engine, conn } = slotOf(streams.get("/a")!);
     // The free list's head is the record after a's: point its successor past the end of memory.
     const next = rowOf(engine, conn) + ROW_BYTES;
-    const view = new DataView(engine.exports.memory.buffer);
+    const view = new DataView(engine.memory.buffer);
     view.setInt32(next + NEXT_FREE, Math.ceil(view.byteLength / ROW_BYTES) + 1, true);
     const b = await open(`${running.url}/b`);
     expect(b.response.status).toBe(200); // takes the corrupted record; the free list now points nowhere

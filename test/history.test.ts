@@ -44,7 +44,7 @@ describe("history", () => {
     const maxEvents = 50;
     const maxBytes = 2000;
     const e = engine({ maxConnections: 1, outBytes: 4096, history: { maxEvents, maxBytes } });
-    const pages = e.exports.memory.buffer.byteLength;
+    const pages = e.memory.buffer.byteLength;
     const c = e.open();
     const sent: string[] = [];
     let emptiedAt = 0;
@@ -68,7 +68,7 @@ describe("history", () => {
         expect(bytes + prev.length + String(sent.length - kept.length - 1).length).toBeGreaterThan(maxBytes / 2);
       }
     }
-    expect(e.exports.memory.buffer.byteLength).toBe(pages);
+    expect(e.memory.buffer.byteLength).toBe(pages);
   });
 
   it("empties itself rather than keep events across a frame too large to record", () => {

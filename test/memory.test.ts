@@ -4,7 +4,7 @@ import { engine } from "./support/wasm.js";
 
 it("sends 1,000,000 events through one connection without growing linear memory", () => {
   const e = engine({ maxConnections: 4, outBytes: 16 * 1024 });
-  const memory = e.exports.memory;
+  const memory = e.memory;
   const pages = memory.buffer.byteLength;
   const c = e.open("0");
   let framed = 0;
@@ -21,7 +21,7 @@ it("sends 1,000,000 events through one connection without growing linear memory"
 
 it("opens and closes 200,000 connections without growing memory or losing a slot", () => {
   const e = engine({ maxConnections: 8, outBytes: 256 });
-  const pages = e.exports.memory.buffer.byteLength;
+  const pages = e.memory.buffer.byteLength;
   for (let i = 0; i < 200_000; i++) {
     const c = e.open(i % 2 ? String(i) : undefined);
     e.send(c, "x");
@@ -30,16 +30,16 @@ it("opens and closes 200,000 connections without growing memory or losing a slot
   expect(e.openCount).toBe(0);
   const all = Array.from({ length: 8 }, () => e.open());
   expect(new Set(all.map((c) => c & 0xffff)).size).toBe(8);
-  expect(e.exports.memory.buffer.byteLength).toBe(pages);
+  expect(e.memory.buffer.byteLength).toBe(pages);
 });
 
 it("fits the mcu build with 4 connections in two 64 KiB pages", () => {
   const e = engine({ maxConnections: 4, outBytes: 4096, stagingBytes: 4096 }, "sse-mcu");
-  expect(e.exports.memory.buffer.byteLength).toBeLessThanOrEqual(2 * 65536);
+  expect(e.memory.buffer.byteLength).toBeLessThanOrEqual(2 * 65536);
   const conns = [0, 1, 2, 3].map(() => e.open());
   for (const c of conns) {
     for (let i = 0; i < 100; i++) e.send(c, { counter: i }, { id: String(i) });
     e.drain(c);
   }
-  expect(e.exports.memory.buffer.byteLength).toBeLessThanOrEqual(2 * 65536);
+  expect(e.memory.buffer.byteLength).toBeLessThanOrEqual(2 * 65536);
 });

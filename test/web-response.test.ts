@@ -433,7 +433,7 @@ describe("sseResponse (fetch-style Response)", () => {
     await until(() => streams.size === 1, 2000, "the stream");
     const { engine, conn } = slotOf(streams.get("a")!);
     // The free list's head is the record after a's: point its successor past the end of memory.
-    const view = new DataView(engine.exports.memory.buffer);
+    const view = new DataView(engine.memory.buffer);
     view.setInt32(rowOf(engine, conn) + ROW_BYTES + NEXT_FREE, Math.ceil(view.byteLength / ROW_BYTES) + 1, true);
     const b = await openStream(`${url}/b`);
     expect(b.response.status).toBe(200); // takes the corrupted record; the free list now points nowhere

@@ -12,19 +12,19 @@ const INDEX = 20;
 
 /** Where a connection's row is: the table sits right below the outbound arena (assembly/memory.ts). */
 export function rowOf(engine: Engine, conn: number): number {
-  const x = engine.exports;
-  const slot = conn & 0xffff;
-  expect(x.out_len(conn)).toBe(0); // then out_ptr is the start of the connection's space
-  const outArena = x.out_ptr(conn) - slot * engine.outBytes;
-  const row = outArena - engine.maxConnections * ROW_BYTES + slot * ROW_BYTES;
-  const view = new DataView(x.memory.buffer);
+  const index = conn & 0xffff;
+  const pending = engine.pending(conn);
+  expect(pending.length).toBe(0); // then the view starts where the connection's space does
+  const outArena = pending.byteOffset - index * engine.outBytes;
+  const row = outArena - engine.maxConnections * ROW_BYTES + index * ROW_BYTES;
+  const view = new DataView(engine.memory.buffer);
   expect(view.getUint16(row + GEN, true)).toBe(conn >>> 16);
-  expect(view.getUint32(row + INDEX, true)).toBe(slot);
+  expect(view.getUint32(row + INDEX, true)).toBe(index);
   return row;
 }
 
 /** Points the connection's outbound space past the end of memory: its next frame traps. */
 export function corruptSlot(engine: Engine, conn: number): void {
-  const view = new DataView(engine.exports.memory.buffer);
+  const view = new DataView(engine.memory.buffer);
   view.setUint32(rowOf(engine, conn) + INDEX, Math.ceil(view.byteLength / engine.outBytes) + 1, true);
 }
