@@ -10,6 +10,7 @@ import { resolveCors, type Cors, type CorsFailure } from "../common/cors.js";
 import { EnginePool } from "../common/engine-pool.js";
 import { lastEventIdOf } from "../common/last-event-id.js";
 import { refusal } from "../common/negotiate.js";
+import { logError, report } from "../common/report.js";
 import { stallWatch } from "../common/slow-clients.js";
 import { SseHandle, type Sse } from "../common/sse.js";
 import type { StreamPolicy } from "../common/stream.js";
@@ -142,18 +143,6 @@ function run<Req>(handler: SseHandler<Req>, req: Req, stream: NodeStream, finish
     () => finish(stream, req, false, undefined),
     (error: unknown) => finish(stream, req, true, error),
   );
-}
-
-function report<Req>(onError: (error: unknown, req: Req) => void, error: unknown, req: Req): void {
-  try {
-    onError(error, req);
-  } catch (secondary) {
-    logError(secondary);
-  }
-}
-
-function logError(error: unknown): void {
-  console.error("wasm-sse: an event-stream handler failed:", error);
 }
 
 /** Sets the CORS headers every answer to `req` carries; true if `req` was a preflight, now answered. */

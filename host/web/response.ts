@@ -27,6 +27,7 @@ import { resolveCors, type CorsOption } from "../common/cors.js";
 import { EnginePool, type Slot } from "../common/engine-pool.js";
 import { lastEventIdOf } from "../common/last-event-id.js";
 import { refusal, STREAM_HEADERS } from "../common/negotiate.js";
+import { logError, report } from "../common/report.js";
 import { STALL_TIMEOUT_MS, stallWatch, type Progress } from "../common/slow-clients.js";
 import { SseHandle, type Sse } from "../common/sse.js";
 import { SseStream, type StreamPolicy } from "../common/stream.js";
@@ -56,7 +57,7 @@ export function sseResponse(request: Request, handler: (sse: WebSse) => unknown,
   const cors = resolveCors(options.cors, "sseResponse option cors");
   if (cors === undefined) return respond(request, handler, options);
   const header = (name: string) => request.headers.get(name) ?? undefined;
-  const failed = (error: unknown) => report(options.onError ?? ((e) => console.error("sseResponse: the cors origin function failed:", e)), error);
+  const failed = (error: unknown) => report(options.onError ?? logError, error);
   if (request.method === "OPTIONS") {
     const preflight = cors.preflight(header("origin"), header("access-control-request-method"), header("access-control-request-headers"), failed);
     if (preflight !== undefined) return new Response(null, { status: 204, headers: preflight });
@@ -85,7 +86,7 @@ function respond(request: Request, handler: (sse: WebSse) => unknown, options: S
     maxBufferedBytes: highWaterMark + Math.max(highWaterMark, maxEventBytes),
     boundName: "highWaterMark",
     stalls: stallWatch(stallTimeoutMs),
-    fault: (error) => report(options.onError ?? logFault, error),
+    fault: (error) => report(options.onError ?? logError, error),
   };
   const pool = poolFor(maxEventBytes, keepAliveMs);
   let stream: BodyStream | undefined;
@@ -101,7 +102,7 @@ function respond(request: Request, handler: (sse: WebSse) => unknown, options: S
   // The client may be gone already: an aborted signal fires no more 'abort'.
   if (request.signal?.aborted) opened.aborted();
   else request.signal?.addEventListener("abort", () => opened.aborted(), { once: true });
-  void run(opened, handler, options.onError ?? ((error) => console.error("sseResponse handler failed:", error)));
+  void run(opened, handler, options.onError ?? logError);
   return new Response(opened.body, { headers: STREAM_HEADERS });
 }
 
@@ -203,17 +204,4 @@ class BodyStream extends SseStream {
 
 function text(status: number, message: string, headers: Record<string, string> = {}): Response {
   return new Response(message, { status, headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } });
-}
-
-function logFault(error: unknown): void {
-  console.error("sseResponse: a engine trapped and was replaced; its streams ended:", error);
-}
-
-/** onError, kept from throwing out of a timer or a settled handler. */
-function report(onError: (error: unknown) => void, error: unknown): void {
-  try {
-    onError(error);
-  } catch (secondary) {
-    console.error("sseResponse onError failed:", secondary);
-  }
 }
