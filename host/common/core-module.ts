@@ -3,9 +3,10 @@
 // and new Channel() stay synchronous; the module is ~16 KB.
 //
 // Where its bytes come from is the runtime's business, so nothing here imports a `node:`
-// module: an entry point names a source (the Node host reads build/sse.wasm with node:fs), an
-// app may hand over the module itself (initCore), and otherwise build/sse.wasm is read through
-// process.getBuiltinModule("node:fs") where the runtime has one (Node ≥ 20.16, Bun, Deno).
+// module: an entry point names a source (the Node host reads build/sse.wasm with node:fs;
+// the workerd entry imports it as a module, the browser entry fetches it), an app may hand
+// over the module itself (initCore), and otherwise build/sse.wasm is read with
+// process.getBuiltinModule("node:fs") (Node ≥ 20.16, Bun, Deno) or Deno.readFileSync.
 
 // From host/common/*.ts in the repo and from dist/host/common/*.js (build/ is copied to dist/build).
 export const CORE_URL = new URL("../../build/sse.wasm", import.meta.url);
@@ -37,7 +38,8 @@ export function coreInstance(): WebAssembly.Instance {
 
 function readBuiltFile(): BufferSource {
   type Fs = { readFileSync(path: URL): Uint8Array<ArrayBuffer> };
-  const fs = (globalThis as { process?: { getBuiltinModule?: (id: string) => Fs | undefined } }).process?.getBuiltinModule?.("node:fs");
+  const runtime = globalThis as { process?: { getBuiltinModule?: (id: string) => Fs | undefined }; Deno?: Fs };
+  const fs = runtime.process?.getBuiltinModule?.("node:fs") ?? runtime.Deno;
   if (fs === undefined) throw new Error("wasm-sse: this runtime cannot read build/sse.wasm by itself; pass the compiled module to initCore() first");
   return fs.readFileSync(CORE_URL);
 }
