@@ -22,7 +22,20 @@ import { coreInstance } from "./core-module.js";
 import { EventLog } from "./event-log.js";
 import { scheduleFlush, type Flushable } from "./flush-queue.js";
 import { SseHandle, type Sse } from "./sse.js";
-import type { EndListener, SseStream } from "./stream.js";
+import type { EndListener } from "./stream.js";
+
+/** What a channel needs of a subscribed stream (SseStream, whichever its output). */
+export interface Subscriber {
+  readonly isOpen: boolean;
+  readonly lastEventId: string | undefined;
+  /** A replay must fit what the stream may hold for its client. */
+  readonly maxBufferedBytes: number;
+  /** A frame for this subscriber alone (a retry, a replayed event, a reset). */
+  deliver(frame: Uint8Array): void;
+  /** Frame `index` of this turn's batch, shared by every subscriber. */
+  share(batch: Batch, index: number, length: number): void;
+  onEnd(listener: EndListener): void;
+}
 
 /** Decides whether one subscriber gets an event; it sees what send() was given (and the id the channel assigned). */
 export type ChannelFilter = (data: unknown, options: SendOptions) => boolean;
@@ -49,7 +62,7 @@ const POLICIES: readonly UnknownIdPolicy[] = ["all", "reset", "204"];
 
 export class Channel {
   readonly unknownId: UnknownIdPolicy;
-  private readonly subscribers = new Map<SseStream, ChannelFilter | undefined>();
+  private readonly subscribers = new Map<Subscriber, ChannelFilter | undefined>();
   private readonly maxEventBytes: number;
   private readonly history: { maxEvents: number; maxBytes: number } | undefined;
   private readonly log: EventLog | undefined;
@@ -185,7 +198,7 @@ export class Channel {
   }
 
   /** Queues what a new subscriber gets before live events; returns a filter's first error. */
-  private catchUp(stream: SseStream, filter: ChannelFilter | undefined): { error: unknown } | undefined {
+  private catchUp(stream: Subscriber, filter: ChannelFilter | undefined): { error: unknown } | undefined {
     if (this.retryFrame !== undefined) stream.deliver(this.retryFrame);
     const last = stream.lastEventId;
     if (this.history === undefined || last === undefined || last === "" || last === this.newestId) return undefined;
@@ -197,7 +210,7 @@ export class Channel {
   }
 
   /** Delivers the newest `frames.length` recorded frames that `filter` accepts, oldest first. */
-  private replay(stream: SseStream, filter: ChannelFilter | undefined, frames: Uint8Array[]): { error: unknown } | undefined {
+  private replay(stream: Subscriber, filter: ChannelFilter | undefined, frames: Uint8Array[]): { error: unknown } | undefined {
     const count = this.core(() => this.engine.historySize);
     const first = count - frames.length;
     let filterError: { error: unknown } | undefined;
