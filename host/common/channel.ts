@@ -67,7 +67,8 @@ export class Channel {
   private readonly history: { maxEvents: number; maxBytes: number } | undefined;
   private readonly log: EventLog | undefined;
   private readonly retryFrame: Uint8Array | undefined;
-  private readonly idPrefix = `${randomId()}-`;
+  /** Made at the first id it assigns, not in the constructor: workerd refuses random values in a module's global scope, where apps make their channels. */
+  private idPrefix: string | undefined;
   private idCounter = 0;
   /** The id of the newest recorded event: a client that saw it missed nothing, even if the history was emptied. */
   private newestId: string | undefined;
@@ -164,12 +165,11 @@ export class Channel {
       this.log!.push(data, o);
     }
     const frame = this.core(() => this.engine.drain(this.conn));
-    let batch = this.batch;
-    if (batch === undefined || batch.sealed) {
-      batch = this.batch = new Batch();
-      scheduleFlush(this.endOfTurn);
-    }
-    const index = batch.add(frame);
+    // The frame joins this turn's batch only once a subscriber takes it: where the end-of-turn
+    // reset can be lost (workerd drops a request's timers when it is over), a batch then grows
+    // only by frames some open stream holds, which its own flush seals.
+    let batch: Batch | undefined;
+    let index = 0;
     let delivered = 0;
     let filterError: { error: unknown } | undefined;
     for (const [stream, filter] of this.subscribers) {
@@ -178,6 +178,14 @@ export class Channel {
       } catch (error) {
         filterError ??= { error };
         continue;
+      }
+      if (batch === undefined) {
+        batch = this.batch;
+        if (batch === undefined || batch.sealed) {
+          batch = this.batch = new Batch();
+          scheduleFlush(this.endOfTurn);
+        }
+        index = batch.add(frame);
       }
       stream.share(batch, index, frame.length);
       delivered++;
@@ -194,7 +202,7 @@ export class Channel {
     }
     if (o.record === false) return o;
     if (o.id === "") throw new TypeError("a recorded event needs a non-empty id: an empty id makes its client forget where it left off");
-    return { ...o, id: o.id ?? `${this.idPrefix}${this.idCounter + 1}`, record: true };
+    return { ...o, id: o.id ?? `${(this.idPrefix ??= `${randomId()}-`)}${this.idCounter + 1}`, record: true };
   }
 
   /** Queues what a new subscriber gets before live events; returns a filter's first error. */

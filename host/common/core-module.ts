@@ -8,8 +8,14 @@
 // over the module itself (initCore), and otherwise build/sse.wasm is read with
 // process.getBuiltinModule("node:fs") (Node ≥ 20.16, Bun, Deno) or Deno.readFileSync.
 
-// From host/common/*.ts in the repo and from dist/host/common/*.js (build/ is copied to dist/build).
-export const CORE_URL = new URL("../../build/sse.wasm", import.meta.url);
+/**
+ * build/sse.wasm, from host/common/*.ts in the repo and from dist/host/common/*.js (build/ is
+ * copied to dist/build). A function, not a constant: where modules have no URL (workerd at
+ * compatibility date 2025-01-01: import.meta.url is undefined) loading this module must not throw.
+ */
+export function coreUrl(): URL {
+  return new URL("../../build/sse.wasm", import.meta.url);
+}
 
 type Source = () => BufferSource;
 
@@ -41,5 +47,5 @@ function readBuiltFile(): BufferSource {
   const runtime = globalThis as { process?: { getBuiltinModule?: (id: string) => Fs | undefined }; Deno?: Fs };
   const fs = runtime.process?.getBuiltinModule?.("node:fs") ?? runtime.Deno;
   if (fs === undefined) throw new Error("wasm-sse: this runtime cannot read build/sse.wasm by itself; pass the compiled module to initCore() first");
-  return fs.readFileSync(CORE_URL);
+  return fs.readFileSync(coreUrl());
 }

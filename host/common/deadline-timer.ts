@@ -1,6 +1,10 @@
 // One timer for the earliest of many deadlines (keep-alives, stall windows), fired a little
 // late (slack) so deadlines that fall close together are served by one wake-up instead of one
 // each. Unref'd: these never keep a process alive.
+//
+// A timer can be lost: workerd drops the timers of a request once that request is over, and
+// this one is armed from whichever request's code came first. So a caller that runs from a live
+// request may revive() it: fired there if it is a slack overdue.
 import { MAX_DELAY_MS } from "./long-timer.js";
 
 export class DeadlineTimer {
@@ -25,12 +29,21 @@ export class DeadlineTimer {
     this.clear();
     this.timerAt = at;
     // Clamped: a longer delay would fire at once; firing early finds nothing due and re-arms.
-    this.timer = setTimeout(() => {
+    const timer = setTimeout(() => {
+      if (this.timer !== timer) return; // revived meanwhile
       this.timer = undefined;
       this.timerAt = Infinity;
       this.fire();
     }, Math.min(MAX_DELAY_MS, Math.max(0, at - this.now())));
-    (this.timer as unknown as { unref?(): void }).unref?.(); // Node's and Bun's timers; a number elsewhere
+    this.timer = timer;
+    (timer as unknown as { unref?(): void }).unref?.(); // Node's and Bun's timers; a number elsewhere
+  }
+
+  /** Fires now if the timer is a slack overdue (lost with the request that armed it); its firing, if it comes, then does nothing. */
+  revive(): void {
+    if (this.timer === undefined || this.now() < this.timerAt + this.slackMs) return;
+    this.clear();
+    this.fire();
   }
 
   clear(): void {

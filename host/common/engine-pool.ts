@@ -9,7 +9,9 @@
 //   (set_now, O(1)) before each frame; otherwise an active stream would get a keep-alive
 //   between events.
 // - One timer, fired a little late (slack) so deadlines that fall close together are served
-//   by one tick instead of one wake-up each.
+//   by one tick instead of one wake-up each. Where a request's timers die with it (workerd),
+//   the clock's end-of-turn reset and this timer may be lost: streams there call turnOver()
+//   and revive() from their own request (host/web/response.ts).
 // - A trap (WebAssembly.RuntimeError) from any call into an engine means its memory can no
 //   longer be trusted: the engine is replaced by a fresh one with the same slots, every
 //   stream on it ends without another call into it, and the fault is reported once.
@@ -120,6 +122,19 @@ export class EnginePool {
       if (!(error instanceof WebAssembly.RuntimeError)) throw error;
       this.fail(slot.engine, error, occupant);
     }
+  }
+
+  /**
+   * For streams whose deferred work must run in their own request (workerd): this turn is over
+   * (the per-turn clock is read afresh), and the keep-alive timer fires now if it was lost with
+   * the request that armed it. Either may be called at any time; neither changes what is sent.
+   */
+  turnOver(): void {
+    this.clocked.clear();
+  }
+
+  revive(): void {
+    this.timer.revive();
   }
 
   /**

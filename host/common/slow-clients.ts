@@ -48,6 +48,11 @@ export class StallWatch {
     this.timer.at(window.since + this.timeoutMs);
   }
 
+  /** Looks now if the timer was lost with the request that armed it (see DeadlineTimer.revive). */
+  revive(): void {
+    this.timer.revive();
+  }
+
   /** Its client took what was pending (or it is gone). The timer stays: it fires once more and finds nothing, cheaper than clearing it at every drain. */
   unblock(stream: Stallable): void {
     this.blocked.delete(stream);

@@ -108,7 +108,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   private onIdle: (() => void) | undefined;
 
   constructor(
-    private readonly pool: EnginePool,
+    protected readonly pool: EnginePool,
     slot: Slot,
     lastEventId: string | undefined,
     protected readonly policy: StreamPolicy,
@@ -218,7 +218,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** The keep-alive comment the core just framed needs writing. */
   keepAliveDue(): void {
     this.framed = true;
-    scheduleFlush(this);
+    this.flushSoon();
   }
 
   /** The stall watch saw no bytes taken for a whole window. */
@@ -291,7 +291,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     // Not a flush now: room often comes on the tick after a write the client took at once,
     // before the handler's microtasks frame anything new, so a flush here would send a lone
     // frame. At the end of the turn there is a full buffer's worth.
-    scheduleFlush(this);
+    this.flushSoon();
   }
 
   /** The client is gone (the connection closed, the reader cancelled): the handler is cancelled. */
@@ -304,6 +304,15 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   protected disconnect(reason: CancelledError): void {
     this.cancel(reason);
     this.drop(reason);
+  }
+
+  /**
+   * Has flush() called after this turn (once however often it is asked): the process's flush
+   * queue, one batch per turn for every stream. A subclass whose output may only be touched
+   * from its own request (a Response body on workerd) flushes itself instead.
+   */
+  protected flushSoon(): void {
+    scheduleFlush(this);
   }
 
   /** Whether the stream is over; a method, so a check after a call that may end it is not narrowed away. */
@@ -332,7 +341,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     }
     return new Promise((resolve, reject) => {
       (this.waiters ??= []).push({ frame, cost, held, resolve, reject });
-      scheduleFlush(this);
+      this.flushSoon();
     });
   }
 
@@ -382,7 +391,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
 
   private framedNow(): void {
     this.framed = true;
-    scheduleFlush(this);
+    this.flushSoon();
   }
 
   /** A trap fails the engine (this stream included): what to throw instead is the cancellation. */
@@ -425,7 +434,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
       this.touched = true;
       this.pool.touch(this, this);
     }
-    scheduleFlush(this);
+    this.flushSoon();
     return true;
   }
 

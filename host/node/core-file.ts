@@ -1,5 +1,5 @@
 // The Node host reads the core from its file with node:fs (any Node ≥ 20).
 import { readFileSync } from "node:fs";
-import { CORE_URL, setCoreSource } from "../common/core-module.js";
+import { coreUrl, setCoreSource } from "../common/core-module.js";
 
-setCoreSource(() => readFileSync(CORE_URL));
+setCoreSource(() => readFileSync(coreUrl()));

@@ -20,6 +20,15 @@
 //   same happens, and the body ends, when the engine under the stream traps.
 // - Streams share engines (64 connections each) across every sseResponse of the process that
 //   agrees on maxEventBytes and keepAliveMs.
+// - Whatever runs later for a stream runs in its own request. On Cloudflare Workers (workerd)
+//   a request's timers die with it and its body may be waited on only by its own code: a
+//   flush scheduled from another request (a broadcast, a keep-alive tick) or by a stream that
+//   has just ended would be lost, and a stream whose request holds no timer is cancelled as
+//   hung. So each stream flushes itself after the turn, rung from anywhere through a promise
+//   made in its own request (a promise's reactions run in the request that made it), and keeps
+//   one timer of its own while open (every keepAliveMs, or stallTimeoutMs without keep-alives;
+//   none when both are 0) that revives the pool's keep-alive timer and the stall watch if the
+//   request that armed them is over. Node and the others behave the same, a microtask later.
 import { InvalidFieldError } from "../../bindings/index.js";
 import { CancelledError } from "../common/cancelled-error.js";
 import { checkRange } from "../common/check-range.js";
@@ -31,6 +40,8 @@ import { logError, report } from "../common/report.js";
 import { STALL_TIMEOUT_MS, stallWatch, type Progress } from "../common/slow-clients.js";
 import { SseHandle, type Sse } from "../common/sse.js";
 import { SseStream, type StreamPolicy } from "../common/stream.js";
+import { MAX_DELAY_MS } from "../common/long-timer.js";
+import { afterTurn } from "../common/turn.js";
 
 /** The `sse` object a Response handler receives: withSse's, the same API. */
 export type WebSse = Sse;
@@ -89,9 +100,11 @@ function respond(request: Request, handler: (sse: WebSse) => unknown, options: S
     fault: (error) => report(options.onError ?? logError, error),
   };
   const pool = poolFor(maxEventBytes, keepAliveMs);
+  const periods = [keepAliveMs, stallTimeoutMs].filter((ms) => ms > 0);
+  const heartbeatMs = periods.length === 0 ? Infinity : Math.min(MAX_DELAY_MS, ...periods);
   let stream: BodyStream | undefined;
   try {
-    stream = pool.open(resumed.id, (slot) => new BodyStream(pool, slot, resumed.id, policy, highWaterMark));
+    stream = pool.open(resumed.id, (slot) => new BodyStream(pool, slot, resumed.id, policy, highWaterMark, heartbeatMs));
   } catch (error) {
     if (!(error instanceof InvalidFieldError)) throw error;
     return text(400, `Last-Event-ID refused: ${error.message}\n`);
@@ -144,8 +157,13 @@ class BodyStream extends SseStream {
   private enqueued = 0;
   /** The body is closed, errored or cancelled by its reader: nothing more goes on it. */
   private bodyOver = false;
+  /** Resolves this stream's current bell: its reaction runs in the request that made it (see listen). */
+  private ring!: () => void;
+  /** This stream's own timer while it is open (see the rules above); undefined when there is none. */
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  constructor(pool: EnginePool, slot: Slot, lastEventId: string | undefined, policy: StreamPolicy, private readonly highWaterMark: number) {
+  /** Made in the stream's own request (sseResponse runs in it), as everything here that runs later. */
+  constructor(pool: EnginePool, slot: Slot, lastEventId: string | undefined, policy: StreamPolicy, private readonly highWaterMark: number, heartbeatMs: number) {
     super(pool, slot, lastEventId, policy);
     this.body = new ReadableStream<Uint8Array>(
       {
@@ -153,11 +171,22 @@ class BodyStream extends SseStream {
         pull: () => this.roomAgain(),
         cancel: () => {
           this.bodyOver = true;
+          this.over();
           this.gone();
         },
       },
       { highWaterMark, size: (chunk) => chunk.byteLength },
     );
+    this.listen();
+    if (heartbeatMs !== Infinity) {
+      const heartbeat = setInterval(() => {
+        if (this.isDone()) return clearInterval(heartbeat); // cleared from another request, which does nothing on workerd
+        this.pool.revive();
+        this.policy.stalls?.revive();
+      }, heartbeatMs);
+      (heartbeat as unknown as { unref?(): void }).unref?.();
+      this.heartbeat = heartbeat;
+    }
   }
 
   /** The request's signal aborted: the handler is cancelled and the body ends. */
@@ -185,6 +214,7 @@ class BodyStream extends SseStream {
   }
 
   protected finish(chunk: Uint8Array | undefined): void {
+    this.over();
     if (this.bodyOver) return;
     this.bodyOver = true;
     if (chunk !== undefined) this.body$.enqueue(chunk);
@@ -192,6 +222,7 @@ class BodyStream extends SseStream {
   }
 
   protected drop(reason: CancelledError): void {
+    this.over();
     if (this.bodyOver) return;
     this.bodyOver = true;
     this.body$.error(reason);
@@ -199,6 +230,34 @@ class BodyStream extends SseStream {
 
   protected watchRoom(): void {
     // The body pulls when its reader takes bytes: that is room again.
+  }
+
+  /** Flushes after this turn in the stream's own request, whichever request asks (a broadcast, a keep-alive tick, its pull). */
+  protected override flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.ring();
+  }
+
+  /** A new bell, made from this stream's own request; rung, it flushes after the turn, in that request. */
+  private listen(): void {
+    void new Promise<void>((resolve) => (this.ring = resolve)).then(this.rung);
+  }
+
+  private readonly rung = (): void => afterTurn(this.flushOwn);
+
+  private readonly flushOwn = (): void => {
+    this.flushScheduled = false;
+    this.listen();
+    this.pool.turnOver();
+    this.flush();
+  };
+
+  /** The stream is ending: its timer stops, and the pool's clock is read afresh (this request's end-of-turn work may never run). */
+  private over(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.pool.turnOver();
   }
 }
 
