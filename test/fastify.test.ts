@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { counter } from "../examples/counter.js";
 import { CancelledError, type Sse } from "../host/index.js";
 import { fastifySse, type FastifySseRoute } from "../host/node/fastify.js";
-import { until } from "./helpers/events.js";
+import { COUNTER_EVENTS, seenUntilEnd, until } from "./helpers/events.js";
 
 let app: FastifyInstance | undefined;
 let completed: number[] = []; // status codes Fastify's onResponse hook saw
@@ -63,20 +63,7 @@ describe("Fastify 5 with fastifySse", () => {
     const route = fastifySse(counter(2));
     const url = await start(route);
     const { es, headers } = eventSource(`${url}/events`);
-    const seen: Array<{ type: string; data: string }> = [];
-    let ended = false;
-    es.addEventListener("message", (e) => seen.push({ type: e.type, data: e.data }));
-    es.addEventListener("comment", (e) => seen.push({ type: e.type, data: e.data }));
-    // The server ending the response is an error to EventSource (it would reconnect).
-    es.addEventListener("error", () => {
-      if (seen.length > 0) ended = true;
-      es.close();
-    });
-    await until(() => ended, 5000, "the end of the stream");
-    expect(seen).toEqual([
-      ...Array.from({ length: 10 }, (_, i) => ({ type: "message", data: JSON.stringify({ counter: i }) })),
-      { type: "comment", data: "end" },
-    ]);
+    expect(await seenUntilEnd(es)).toEqual(COUNTER_EVENTS);
     expect(headers()?.get("content-type")).toBe("text/event-stream");
     expect(headers()?.get("cache-control")).toBe("no-cache, no-transform");
     expect(headers()?.get("x-trace")).toBe("1");

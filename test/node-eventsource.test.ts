@@ -3,7 +3,7 @@ import { EventSource } from "eventsource";
 import { afterEach, describe, expect, it } from "vitest";
 import { counter, forever } from "../examples/counter.js";
 import { withSse } from "../host/index.js";
-import { until } from "./helpers/events.js";
+import { COUNTER_EVENTS, seenUntilEnd, until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
 
 let running: Running | undefined;
@@ -17,21 +17,7 @@ describe("the seed's counter under the eventsource client", () => {
     const listener = withSse(counter(5));
     running = await serve(listener);
     const es = new EventSource(`${running.url}/events`);
-    const seen: Array<{ type: string; data: string }> = [];
-    let ended = false;
-    es.addEventListener("message", (e) => seen.push({ type: e.type, data: e.data }));
-    es.addEventListener("comment", (e) => seen.push({ type: e.type, data: e.data }));
-    // After the last event the server ends the response; the client reports it as an error
-    // (and would reconnect), which is how a stream's end looks to EventSource.
-    es.addEventListener("error", () => {
-      if (seen.length > 0) ended = true;
-      es.close();
-    });
-    await until(() => ended, 5000, "the end of the stream");
-    expect(seen).toEqual([
-      ...Array.from({ length: 10 }, (_, i) => ({ type: "message", data: JSON.stringify({ counter: i }) })),
-      { type: "comment", data: "end" },
-    ]);
+    expect(await seenUntilEnd(es)).toEqual(COUNTER_EVENTS);
     await until(() => listener.openConnections === 0, 1000, "the core slot to be freed");
   });
 

@@ -66,3 +66,32 @@ export async function openStream(url: string) {
   })();
   return { response, stream, ended: () => ended };
 }
+
+/** What an EventSource needs to be read by seenUntilEnd. */
+interface Source {
+  addEventListener(type: string, listener: (e: MessageEvent) => void): void;
+  close(): void;
+}
+
+/**
+ * The message and comment events an EventSource gets until the server ends the stream, which
+ * EventSource reports as an error (it would reconnect): then it is closed.
+ */
+export async function seenUntilEnd(es: Source, ms = 5000): Promise<Array<{ type: string; data: string }>> {
+  const seen: Array<{ type: string; data: string }> = [];
+  let ended = false;
+  es.addEventListener("message", (e) => seen.push({ type: e.type, data: e.data }));
+  es.addEventListener("comment", (e) => seen.push({ type: e.type, data: e.data }));
+  es.addEventListener("error", () => {
+    if (seen.length > 0) ended = true;
+    es.close();
+  });
+  await until(() => ended, ms, "the end of the stream");
+  return seen;
+}
+
+/** The seed's counter as EventSource dispatches it: ten {"counter": i} messages, then the comment event. */
+export const COUNTER_EVENTS = [
+  ...Array.from({ length: 10 }, (_, i) => ({ type: "message", data: JSON.stringify({ counter: i }) })),
+  { type: "comment", data: "end" },
+];
