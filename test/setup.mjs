@@ -1,6 +1,7 @@
 // What `npm test` needs beyond node_modules, installed by `npm test` itself (its "pretest"), so
 // that the README's command is enough on a fresh Debian machine:
 //
+//   - npm packages, when node_modules was never installed (npm ci).
 //   - Debian packages: chromium (the browser tests launch /usr/bin/chromium), gcc (pywasm3 builds
 //     from its sdist; test/hosts/test_embed_c.py compiles the C host), and, when python3 is
 //     Debian's, python3-venv and python3-dev. Installed with apt-get when running as root;
@@ -68,6 +69,16 @@ function venvUpToDate() {
   if (readFileSync(STAMP, "utf8").trim() !== requirementsHash()) return false;
   // The interpreter it points at may have gone (a Python upgrade): then start over.
   return run(VENV_PYTHON, ["-c", ""]).status === 0;
+}
+
+// --- npm packages ------------------------------------------------------------------------------
+
+// `npm test` on a fresh clone: install them as `npm ci` would. node_modules/.package-lock.json is
+// npm's own record of an install, so a tree someone installed (`npm ci`, as .ci/run does) is kept.
+if (!hostsOnly && !existsSync(join(ROOT, "node_modules", ".package-lock.json"))) {
+  say("installing the npm packages (npm ci)");
+  const r = run("npm", ["ci", "--no-audit", "--no-fund"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) fail([`npm ci failed (exit ${r.status ?? r.signal})`]);
 }
 
 // --- what is missing -----------------------------------------------------------------------
