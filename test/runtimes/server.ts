@@ -1,6 +1,8 @@
-// The server test/runtimes.test.ts runs under Bun or Deno (not Node), on 127.0.0.1, free ports:
+// The server test/runtimes.test.ts runs under Bun, Deno or Node 22 (with --import tsx), on
+// 127.0.0.1, free ports:
 // - web: a Hono app answering with sseResponse, served by the runtime's own server (Bun.serve,
-//   Deno.serve) with app.fetch; under Bun also a second Bun.serve with idleTimeout: 5 (idle5).
+//   Deno.serve; on Node @hono/node-server's serve) with app.fetch; under Bun also a second
+//   Bun.serve with idleTimeout: 5 (idle5).
 // - node: createServer(withSse(handler)) on the runtime's node:http.
 // Routes on both hosts:
 //   /counter                           script.ts's counter
@@ -113,7 +115,9 @@ if (Bun !== undefined) {
   const web = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch).addr.port;
   say({ ready: { runtime: `deno ${Deno.version.deno}`, web, node } });
 } else {
-  throw new Error("run this under Bun or Deno");
+  const { serve } = await import("@hono/node-server");
+  const web = await new Promise<number>((resolve) => serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch }, (info) => resolve(info.port)));
+  say({ ready: { runtime: `node ${process.versions.node}`, web, node } });
 }
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();
