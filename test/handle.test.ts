@@ -1,5 +1,6 @@
 // What a handler holds as `sse`, in both hosts: the documented members and nothing else (no
-// flush, deliver or destroy of the stream behind it), and only such handles subscribe.
+// flush, deliver or destroy of the stream behind it, not even through its class), and only
+// such handles subscribe.
 import { describe, expect, it } from "vitest";
 import { Channel, sseResponse, withSse, type Sse } from "../index.js";
 import { serve } from "./helpers/listen.js";
@@ -33,6 +34,10 @@ describe("the sse object", () => {
     expect(reachable(fromNode!)).toEqual(DOCUMENTED);
     expect(reachable(fromWeb!)).toEqual(DOCUMENTED);
     expect(Object.keys(fromNode!)).toEqual([]);
+    // Nor through its class: no static member leads to a stream, and no handle is made outside the host.
+    const maker = fromWeb!.constructor as unknown as new (...args: unknown[]) => Sse;
+    expect(Reflect.ownKeys(maker).sort()).toEqual(["length", "name", "prototype"]);
+    expect(() => new maker({ deliver() {} })).toThrow(TypeError);
   });
 
   it("is the only thing a Channel subscribes: a look-alike is refused with a TypeError", async () => {

@@ -21,7 +21,7 @@ import { checkRange } from "./check-range.js";
 import { coreInstance } from "./core-module.js";
 import { EventLog } from "./event-log.js";
 import { scheduleFlush, type Flushable } from "./flush-queue.js";
-import { SseHandle, type Sse } from "./sse.js";
+import { streamOf, type Sse } from "./sse.js";
 import type { EndListener } from "./stream.js";
 
 /** What a channel needs of a subscribed stream (SseStream, whichever its output). */
@@ -125,7 +125,7 @@ export class Channel {
    * (or what `unknownId` says). A stream that is already closed throws CancelledError.
    */
   subscribe(handle: Sse, options: { filter?: ChannelFilter } = {}): () => void {
-    const sse = SseHandle.streamOf(handle);
+    const sse = streamOf(handle);
     if (sse === undefined) throw new TypeError("Channel.subscribe takes the sse object withSse or sseResponse gave a handler");
     if (!sse.isOpen) throw new CancelledError("the stream is closed");
     if (this.history !== undefined && this.history.maxBytes > sse.maxBufferedBytes) {

@@ -29,11 +29,29 @@ export interface Sse {
   readonly closed: Promise<void>;
 }
 
-export class SseHandle implements Sse {
+/** Only this module makes handles: a handler's `new sse.constructor(…)` is refused. */
+const MAKER = Symbol("SseHandle");
+
+/** The stream behind a handle this host made; undefined for anything else (set in SseHandle's static block). */
+export let streamOf: (sse: unknown) => SseStream | undefined;
+
+/** The handle a handler gets for `stream`. */
+export function handleOf(stream: SseStream): Sse {
+  return new SseHandle(stream, MAKER);
+}
+
+class SseHandle implements Sse {
   readonly #stream: SseStream;
 
-  constructor(stream: SseStream) {
+  constructor(stream: SseStream, maker: symbol) {
+    if (maker !== MAKER) throw new TypeError("sse objects are made by withSse and sseResponse");
     this.#stream = stream;
+  }
+
+  // A private field no other object can have: the only way from a handle to its stream, kept
+  // in this module (no static member a handler could reach through sse.constructor).
+  static {
+    streamOf = (sse) => (typeof sse === "object" && sse !== null && #stream in sse ? (sse as SseHandle).#stream : undefined);
   }
 
   send(data: unknown, options?: SendOptions | string): Promise<void> {
@@ -58,10 +76,5 @@ export class SseHandle implements Sse {
 
   get closed(): Promise<void> {
     return this.#stream.closed;
-  }
-
-  /** The stream behind a handle this host made; undefined for anything else. */
-  static streamOf(sse: unknown): SseStream | undefined {
-    return typeof sse === "object" && sse !== null && #stream in sse ? (sse as SseHandle).#stream : undefined;
   }
 }

@@ -74,8 +74,11 @@ interface Waiter {
 
 type State = "open" | "ending" | "done";
 
-/** What every send the core accepts at once returns. */
-export const ACCEPTED = Promise.resolve();
+/**
+ * What every send the core accepts at once returns: one promise shared by every stream, frozen
+ * so no handler can give it a `then` or `constructor` of its own and hang the others' awaits.
+ */
+export const ACCEPTED = Object.freeze(Promise.resolve());
 
 export abstract class SseStream implements Occupant, Slot, Stallable {
   readonly engine: Engine;
@@ -92,6 +95,8 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   private waitingBytes = 0;
   private queued: Array<Uint8Array | Segment> | undefined;
   private queuedBytes = 0;
+  /** `queued` holds a frame shared with other streams (a broadcast, a channel's retry): not this stream's to hand over. */
+  private queuedShared = false;
   /** The queue's last entry, while it is a broadcast run that the next frame of its batch may extend. */
   private run: Segment | undefined;
   /** Something was framed into the core connection since its pending bytes were last taken. */
@@ -118,6 +123,13 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     this.lastEventId = lastEventId;
   }
 
+  /**
+   * Whether the output gives the chunks it is written to code that may change or transfer them
+   * (a Response body's reader): then a frame shared with other streams is copied first.
+   */
+  protected get handsOutChunks(): boolean {
+    return false;
+  }
   /** Hands a chunk to the output; false once it holds enough (then call `roomAgain` when it has room). */
   protected abstract write(chunk: Uint8Array): boolean;
   /** Bytes the output holds that its client has not taken. */
@@ -191,7 +203,9 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
-      if (this.outputHeld() + chunk.length > this.policy.maxBufferedBytes) return this.disconnect(this.tooSlow());
+      // Not bounded here: what `queued` holds was admitted against the bound (holds()), and the
+      // core's bytes are awaited sends, which never count; the output is written only while it
+      // has room.
       if (!this.write(chunk)) this.becameFull();
       this.buffered = this.outputHeld();
     }
@@ -201,6 +215,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** A frame (shared, never modified) for this stream, after what it already framed. */
   deliver(frame: Uint8Array): void {
     if (!this.admit(frame.length)) return;
+    this.queuedShared = true;
     this.enqueue(frame);
     this.run = undefined;
     this.queuedBytes += frame.length;
@@ -209,6 +224,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** Frame `index` (of `length` bytes) of a channel's batch for this turn. */
   share(batch: Batch, index: number, length: number): void {
     if (!this.admit(length)) return;
+    this.queuedShared = true;
     const run = this.run;
     if (run !== undefined && run.batch === batch && run.to === index) run.to++;
     else this.enqueue((this.run = new Segment(batch, index, index + 1)));
@@ -477,15 +493,20 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     if (this.queued === undefined) return undefined;
     const chunk = this.joinQueued();
     this.queued = undefined;
+    this.queuedShared = false;
     this.run = undefined;
     this.queuedBytes = 0;
     return chunk;
   }
 
+  /** Everything queued as one chunk: a join of its own, or the lone part itself (copied if shared and the output hands chunks to user code). */
   private joinQueued(): Uint8Array {
     const parts = this.queued!;
     const first = parts[0]!;
-    if (parts.length === 1) return first instanceof Segment ? first.bytes() : first;
+    if (parts.length === 1) {
+      const bytes = first instanceof Segment ? first.bytes() : first;
+      return this.queuedShared && this.handsOutChunks ? bytes.slice() : bytes;
+    }
     return concat(
       parts.map((p) => (p instanceof Segment ? p.bytes() : p)),
       this.queuedBytes,
@@ -509,6 +530,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     this.reason = error;
     this.pool.close(this);
     this.queued = undefined;
+    this.queuedShared = false;
     this.run = undefined;
     this.queuedBytes = 0;
     this.waitingBytes = 0;

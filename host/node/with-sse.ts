@@ -12,7 +12,7 @@ import { lastEventIdOf } from "../common/last-event-id.js";
 import { refusal } from "../common/negotiate.js";
 import { logError, report } from "../common/report.js";
 import { stallWatch } from "../common/slow-clients.js";
-import { SseHandle, type Sse } from "../common/sse.js";
+import { handleOf, type Sse } from "../common/sse.js";
 import type { StreamPolicy } from "../common/stream.js";
 import "./core-file.js";
 import { streamHeaders } from "./headers.js";
@@ -134,7 +134,7 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
 function run<Req>(handler: SseHandler<Req>, req: Req, stream: NodeStream, finish: Finish<Req>): void {
   let result: unknown;
   try {
-    result = handler(req, new SseHandle(stream));
+    result = handler(req, handleOf(stream));
   } catch (error) {
     finish(stream, req, true, error);
     return;

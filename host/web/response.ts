@@ -38,7 +38,7 @@ import { lastEventIdOf } from "../common/last-event-id.js";
 import { refusal, STREAM_HEADERS } from "../common/negotiate.js";
 import { logError, report } from "../common/report.js";
 import { STALL_TIMEOUT_MS, stallWatch, type Progress } from "../common/slow-clients.js";
-import { SseHandle, type Sse } from "../common/sse.js";
+import { handleOf, type Sse } from "../common/sse.js";
 import { SseStream, type StreamPolicy } from "../common/stream.js";
 import { MAX_DELAY_MS } from "../common/long-timer.js";
 import { afterTurn } from "../common/turn.js";
@@ -111,18 +111,15 @@ function respond(request: Request, handler: (sse: WebSse) => unknown, options: S
   }
   // The engine trapped while opening: it is replaced, the next request gets a fresh one.
   if (stream === undefined) return text(503, "the event stream could not be opened; retry\n", { "Retry-After": "1" });
-  const opened = stream;
-  // The client may be gone already: an aborted signal fires no more 'abort'.
-  if (request.signal?.aborted) opened.aborted();
-  else request.signal?.addEventListener("abort", () => opened.aborted(), { once: true });
-  void run(opened, handler, options.onError ?? logError);
-  return new Response(opened.body, { headers: STREAM_HEADERS });
+  stream.watch(request);
+  void run(stream, handler, options.onError ?? logError);
+  return new Response(stream.body, { headers: STREAM_HEADERS });
 }
 
 /** Runs the handler; when it settles, reports what it threw and ends the stream. */
 async function run(stream: BodyStream, handler: (sse: WebSse) => unknown, onError: (error: unknown) => void): Promise<void> {
   try {
-    await handler(new SseHandle(stream));
+    await handler(handleOf(stream));
   } catch (error) {
     if (!(error instanceof CancelledError && stream.cancelled)) report(onError, error);
   }
@@ -159,6 +156,8 @@ class BodyStream extends SseStream {
   private bodyOver = false;
   /** Resolves this stream's current bell: its reaction runs in the request that made it (see listen). */
   private ring!: () => void;
+  /** The request, held while the stream is open (see watch). */
+  private request: Request | undefined;
   /** This stream's own timer while it is open (see the rules above); undefined when there is none. */
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
@@ -189,10 +188,27 @@ class BodyStream extends SseStream {
     }
   }
 
-  /** The request's signal aborted: the handler is cancelled and the body ends. */
-  aborted(): void {
+  /**
+   * Cancels the handler and ends the body when the request's signal aborts. The request is held
+   * while the stream is open: a signal of the caller's own reaches the Request's (undici) only
+   * through a weak reference, so a Request collected early would lose the abort.
+   */
+  watch(request: Request): void {
+    const signal = request.signal as AbortSignal | undefined;
+    if (signal === undefined) return;
+    // The client may be gone already: an aborted signal fires no more 'abort'.
+    if (signal.aborted) return this.aborted();
+    this.request = request;
+    signal.addEventListener("abort", this.aborted, { once: true });
+  }
+
+  private readonly aborted = (): void => {
     this.gone();
     this.finish(undefined);
+  };
+
+  protected override get handsOutChunks(): boolean {
+    return true;
   }
 
   /** While the body is full: bytes the reader has taken (nothing is enqueued meanwhile). */
@@ -253,10 +269,12 @@ class BodyStream extends SseStream {
     this.flush();
   };
 
-  /** The stream is ending: its timer stops, and the pool's clock is read afresh (this request's end-of-turn work may never run). */
+  /** The stream is ending: its timer stops, its request is let go, and the pool's clock is read afresh (this request's end-of-turn work may never run). */
   private over(): void {
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    this.request?.signal.removeEventListener("abort", this.aborted);
+    this.request = undefined;
     this.pool.turnOver();
   }
 }
