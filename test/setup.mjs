@@ -4,8 +4,10 @@
 //   - npm packages, when node_modules was never installed (npm ci).
 //   - Debian packages: chromium (the browser tests launch /usr/bin/chromium), gcc (pywasm3 builds
 //     from its sdist; test/hosts/test_embed_c.py compiles the C host), and, when python3 is
-//     Debian's, python3-venv and python3-dev. Installed with apt-get when running as root;
-//     otherwise this prints the exact command and exits 1 before any test runs.
+//     Debian's, python3-venv and python3-dev; gcc-arm-none-eabi, libnewlib-arm-none-eabi and
+//     qemu-system-arm (test/hosts/test_mcu.py builds Cortex-M firmware and runs it in QEMU).
+//     Installed with apt-get (without Recommends: gcc-arm-none-eabi's alone are 1.5 GB) when
+//     running as root; otherwise this prints the exact command and exits 1 before any test runs.
 //   - Python packages: test/hosts/requirements.txt in a project-local virtual environment,
 //     .venv/, (re)created only when it is missing, broken, or the requirements file changed
 //     (its sha256 is kept in .venv/.requirements.sha256, written last).
@@ -13,7 +15,8 @@
 // A second run finds everything in place and does nothing (a few file checks and one python start).
 //
 //   node test/setup.mjs          everything `npm test` needs
-//   node test/setup.mjs --hosts  only what `npm run test:hosts` (pytest) needs: gcc and .venv
+//   node test/setup.mjs --hosts  only what `npm run test:hosts` (pytest) needs: gcc, the Arm
+//                                toolchain and QEMU, and .venv
 //
 // Plain Node (no dependencies), so it runs before anything else is built.
 import { spawnSync } from "node:child_process";
@@ -28,6 +31,7 @@ const VENV_PYTHON = join(VENV, "bin", "python");
 const REQUIREMENTS = join(ROOT, "test", "hosts", "requirements.txt");
 const STAMP = join(VENV, ".requirements.sha256");
 const CHROMIUM = "/usr/bin/chromium"; // the path test/*browser*.test.ts launch
+const NEWLIB = "/usr/lib/arm-none-eabi/newlib"; // libnewlib-arm-none-eabi's C library for the firmware
 
 const hostsOnly = process.argv.includes("--hosts");
 const say = (line) => console.error(`test/setup: ${line}`);
@@ -89,6 +93,9 @@ const apt = new Set();
 const problems = [];
 if (!hostsOnly && !existsSync(CHROMIUM)) apt.add("chromium");
 if (!onPath("gcc")) apt.add("gcc");
+if (!onPath("arm-none-eabi-gcc")) apt.add("gcc-arm-none-eabi");
+if (!existsSync(NEWLIB)) apt.add("libnewlib-arm-none-eabi");
+if (!onPath("qemu-system-arm")) apt.add("qemu-system-arm");
 if (python?.missing) {
   for (const p of ["python3", "python3-venv", "python3-dev"]) apt.add(p);
 } else if (python) {
@@ -101,6 +108,11 @@ if (problems.length) fail(problems);
 
 if (apt.size) {
   const pkgs = [...apt];
+  // Without Recommends (gcc-arm-none-eabi's alone are 1.5 GB), except chromium's (fonts, GL),
+  // which it was always installed with.
+  const installs = [pkgs.filter((p) => p === "chromium"), pkgs.filter((p) => p !== "chromium")]
+    .filter((group) => group.length > 0)
+    .map((group) => ["install", "-y", ...(group[0] === "chromium" ? [] : ["--no-install-recommends"]), ...group]);
   const isRoot = process.getuid?.() === 0;
   if (!onPath("apt-get")) {
     fail([`npm test needs ${pkgs.join(", ")}, and this machine has no apt-get: install them with its package manager, then run npm test again.`]);
@@ -109,7 +121,7 @@ if (apt.size) {
     fail([
       `npm test needs Debian packages that are not installed: ${pkgs.join(" ")}`,
       "install them as root, then run npm test again:",
-      `  sudo apt-get update && sudo apt-get install -y ${pkgs.join(" ")}`,
+      `  sudo apt-get update && ${installs.map((args) => `sudo apt-get ${args.join(" ")}`).join(" && ")}`,
     ]);
   }
   say(`installing Debian packages: ${pkgs.join(" ")} (apt-get)`);
@@ -128,12 +140,15 @@ if (apt.size) {
     if (err) fail(["apt-get update failed:", err]);
     updated = true;
   }
-  let err = aptGet("install", "-y", ...pkgs);
-  if (err && !updated) {
-    aptGet("update");
-    err = aptGet("install", "-y", ...pkgs);
+  for (const install of installs) {
+    let err = aptGet(...install);
+    if (err && !updated) {
+      aptGet("update");
+      updated = true;
+      err = aptGet(...install);
+    }
+    if (err) fail([`apt-get ${install.join(" ")} failed:`, err]);
   }
-  if (err) fail([`apt-get install -y ${pkgs.join(" ")} failed:`, err]);
 }
 
 // --- the Python virtual environment ----------------------------------------------------------

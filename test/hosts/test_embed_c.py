@@ -1,14 +1,13 @@
 """The minimal C host (test/embed/host.c) compiled with gcc against the wasm3 sources in the
-pywasm3 0.5.0 sdist, fetched from PyPI at test time (never kept in the repo), and run on the
+pywasm3 0.5.0 sdist (fetched once into a cache outside the repo: wasm3_sources.py), and run on the
 mcu and release builds: its output must be the spec's bytes."""
 import shutil
 import subprocess
-import sys
-import tarfile
 
 import pytest
 
 from runtimes import BUILDS, ROOT
+from wasm3_sources import wasm3_sources
 
 HOST_C = ROOT / "test" / "embed" / "host.c"
 
@@ -18,12 +17,7 @@ def c_host(tmp_path_factory):
     if shutil.which("gcc") is None:
         pytest.fail("gcc is required to build the C host")
     work = tmp_path_factory.mktemp("wasm3-c")
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                    "pywasm3==0.5.0", "-d", str(work)], check=True, timeout=300)
-    (sdist,) = work.glob("pywasm3-0.5.0.tar.gz")
-    with tarfile.open(sdist) as tar:
-        tar.extractall(work, filter="data")
-    wasm3 = work / "pywasm3-0.5.0" / "wasm3"
+    wasm3 = wasm3_sources()
     exe = work / "host"
     # The host itself must compile cleanly; wasm3's own sources get no -Werror.
     subprocess.run(["gcc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{wasm3}", "-c", str(HOST_C),
