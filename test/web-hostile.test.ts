@@ -58,19 +58,13 @@ describe("sseResponse and the code around it", () => {
     await reader.cancel();
   });
 
-  it("keeps the promise every accepted send shares out of a handler's reach: tampering with it hangs no other stream", async () => {
-    let tampered: unknown;
+  it("shares no promise between streams: a handler that gives the one send() returned a `then` of its own hangs no other stream", async () => {
     const a = sseResponse(request(), async (sse) => {
-      const p = sse.send("a") as Promise<void> & { then: unknown };
-      try {
-        p.then = () => {}; // a module is strict code: writing to a frozen promise throws
-      } catch (error) {
-        tampered = error;
-      }
-      await p;
+      const p = sse.send("a") as unknown as { then: unknown; constructor: unknown };
+      p.then = () => {};
+      p.constructor = Object;
     });
     expect(await a.text()).toBe("data: a\n\n");
-    expect(tampered).toBeInstanceOf(TypeError);
     const b = sseResponse(request(), async (sse: Sse) => {
       await sse.send("b");
       await Promise.all([sse.send("c")]);

@@ -31,9 +31,9 @@
 //   is still framed) → "done"; or straight to "done" when cancelled, with `reason` saying why.
 //
 // Cost rules (W1-W3 of bench/): a send the core accepts at once allocates nothing here and
-// returns one shared resolved promise; the core is asked for pending bytes only when something
-// was framed into it since the last look (`framed`); a broadcast run of one turn is one queued
-// Segment; the AbortController and `closed` exist only once someone asks.
+// returns the stream's one resolved promise; the core is asked for pending bytes only when
+// something was framed into it since the last look (`framed`); a broadcast run of one turn is
+// one queued Segment; the AbortController and `closed` exist only once someone asks.
 import { ReentrantSendError, type Conn, type Engine, type HeldEvent, type SendOptions } from "../../bindings/index.js";
 import { Segment, type Batch } from "./broadcast-batch.js";
 import { concat } from "./bytes.js";
@@ -74,11 +74,7 @@ interface Waiter {
 
 type State = "open" | "ending" | "done";
 
-/**
- * What every send the core accepts at once returns: one promise shared by every stream, frozen
- * so no handler can give it a `then` or `constructor` of its own and hang the others' awaits.
- */
-export const ACCEPTED = Object.freeze(Promise.resolve());
+
 
 export abstract class SseStream implements Occupant, Slot, Stallable {
   readonly engine: Engine;
@@ -107,6 +103,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** Whether this turn's first broadcast already restarted the keep-alive. */
   private touched = false;
   private closedPromise: Promise<void> | undefined;
+  private acceptedPromise: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
   /** One listener (the usual case: one channel) needs no array. */
   private endListeners: EndListener | EndListener[] | undefined;
@@ -157,7 +154,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
 
   get closed(): Promise<void> {
     if (this.closedPromise === undefined) {
-      this.closedPromise = this.isDone() ? ACCEPTED : new Promise((resolve) => (this.resolveClosed = resolve));
+      this.closedPromise = this.isDone() ? Promise.resolve() : new Promise((resolve) => (this.resolveClosed = resolve));
     }
     return this.closedPromise;
   }
@@ -168,7 +165,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     try {
       const now = this.waiters === undefined || this.waiters.length === 0;
       const framed = this.frameOrHold(data, options, now);
-      if (framed === undefined) return ACCEPTED;
+      if (framed === undefined) return this.accepted();
       held = framed;
     } catch (error) {
       return Promise.reject(error);
@@ -183,7 +180,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     const line = String(text);
     if (this.waiters === undefined || this.waiters.length === 0) {
       try {
-        if (this.tryComment(line) > 0) return ACCEPTED;
+        if (this.tryComment(line) > 0) return this.accepted();
       } catch (error) {
         return Promise.reject(error);
       }
@@ -329,6 +326,15 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
    */
   protected flushSoon(): void {
     scheduleFlush(this);
+  }
+
+  /**
+   * What every send the core accepts at once returns: one resolved promise per stream, made at
+   * the first. Not one for the whole process: a handler that gives its promise a `then` of its
+   * own would hang every other stream's awaits (and a frozen one breaks async_hooks).
+   */
+  private accepted(): Promise<void> {
+    return (this.acceptedPromise ??= Promise.resolve());
   }
 
   /** Whether the stream is over; a method, so a check after a call that may end it is not narrowed away. */

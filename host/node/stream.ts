@@ -10,7 +10,7 @@
 import type { CancelledError } from "../common/cancelled-error.js";
 import type { EnginePool, Slot } from "../common/engine-pool.js";
 import type { Progress } from "../common/slow-clients.js";
-import { ACCEPTED, SseStream, type StreamPolicy } from "../common/stream.js";
+import { SseStream, type StreamPolicy } from "../common/stream.js";
 
 /** What a stream needs of a response. */
 export interface StreamResponse {
@@ -51,7 +51,7 @@ export class NodeStream extends SseStream {
 
   /** Resolves when the response is over (sent, or its connection gone); only shutdown asks, so nothing waits for it before. */
   get responseClosed(): Promise<void> {
-    return this.responseOver ? ACCEPTED : new Promise((resolve) => this.res.once("close", resolve));
+    return this.responseOver ? Promise.resolve() : new Promise((resolve) => this.res.once("close", resolve));
   }
 
   /** Ends the connection at once: a shutdown's time is up. */
