@@ -8,7 +8,7 @@
 // meaning means bumping ABI_VERSION.
 
 // abi_version(): bumped whenever an export's meaning changes.
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 // send() flags.
 export const HAS_EVENT = 1; // event name first in staging: `event: NAME`
@@ -61,7 +61,7 @@ export const MAX_SHAPES = 65535;
 // errors are split: the host misused the ABI (-1 … -9), or the content would break the
 // stream and was refused (-10 … -19). A refusal writes no byte.
 export const ERR_NOT_INIT = -1; // a call other than init before init
-export const ERR_BAD_ARG = -2; // an argument out of range: a length beyond staging, a negative size, a count past what is pending
+export const ERR_BAD_ARG = -2; // an argument out of range: a length beyond staging, a non-zero length for a field send's flags leave out, a negative size, a count past what is pending
 export const ERR_UNKNOWN_CONN = -3; // the handle names no open connection (never opened, closed, or from an older generation)
 export const ERR_CAPACITY = -4; // conn_open while every slot is in use
 export const ERR_ALREADY_INIT = -5; // init called twice: an engine is configured once, for its whole life

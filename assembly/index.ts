@@ -96,16 +96,19 @@ export function open_count(): i32 {
 
 /**
  * Frames one event from staging: the event name, the id and the data, back to back,
- * `eventLen`, `idLen` and `dataLen` bytes long (a length is ignored unless its flag is
- * set). Returns the bytes framed; on any error nothing is written.
+ * `eventLen`, `idLen` and `dataLen` bytes long (the length of a field its flags leave out
+ * must be 0: eventLen without HAS_EVENT, idLen without HAS_ID, dataLen with NO_DATA). Returns
+ * the bytes framed; on any error nothing is written.
  */
 export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen: i32, retry: f64): i32 {
   const r = rowOf(handle);
   if (r <= 0) return <i32>r;
   if (flags & ~ALL_FLAGS) return ERR_BAD_ARG;
-  const ev = flags & HAS_EVENT ? eventLen : 0;
-  const id = flags & HAS_ID ? idLen : 0;
-  const data = flags & NO_DATA ? 0 : dataLen;
+  // A length for an absent field must be 0 (a host's mistake, e.g. staging laid out for other flags).
+  if ((flags & HAS_EVENT ? 0 : eventLen) | (flags & HAS_ID ? 0 : idLen) | (flags & NO_DATA ? dataLen : 0)) return ERR_BAD_ARG;
+  const ev = eventLen;
+  const id = idLen;
+  const data = dataLen;
   const cap = <i32>memory.stagingCap;
   if (ev < 0 || id < 0 || data < 0 || ev > cap || id > cap - ev || data > cap - ev - id) return ERR_BAD_ARG;
   const evPtr = memory.staging;

@@ -17,8 +17,9 @@ const LINE_MAX = 65535;
 const EVENT_MAX = 1024;
 // A line's JSON escapes can take 6 bytes per byte, its CRs as data-line breaks 7.
 const OUT_BYTES = 7 * (LINE_MAX + 1) + 2 * EVENT_MAX;
-// Event name, id digits, and the line with the JSON tape's 15 bytes around it.
-const STAGING_BYTES = EVENT_MAX + 32 + LINE_MAX + 1 + 16;
+// Event name, id digits, and the line with the JSON tape's 16 bytes around it; under --json
+// each byte of ill-formed UTF-8 may become U+FFFD's 3.
+const STAGING_BYTES = EVENT_MAX + 32 + 3 * LINE_MAX + 16;
 
 const EXIT_USAGE = 2;
 const EXIT_IO = 74;
@@ -96,9 +97,10 @@ function line(p: usize, n: i32): void {
   }
   let dataLen = n;
   if (flags.json) {
+    // A tape string is well-formed UTF-8, so JSON text is too: {"line": TextDecoder's reading}.
     memory.copy(at, LINE_KEY, 11);
+    n = wellFormed(at + 15, p, n);
     store<u32>(at + 11, n);
-    memory.copy(at + 15, p, n);
     store<u8>(at + 15 + n, TAG_OBJECT_END);
     dataLen = n + 16;
   } else {
@@ -106,6 +108,56 @@ function line(p: usize, n: i32): void {
   }
   const f = (flags.eventLen >= 0 ? HAS_EVENT : 0) | (flags.hasId ? HAS_ID : 0) | (flags.json ? DATA_JSON : 0);
   frame(f, eventLen, idLen, dataLen, 0);
+}
+
+/**
+ * Copies the UTF-8 text [p, p + n) to q with each maximal ill-formed subsequence replaced by
+ * U+FFFD, as TextDecoder (WHATWG Encoding) decodes it; returns the bytes written (at most 3n).
+ */
+function wellFormed(q: usize, p: usize, n: i32): i32 {
+  const start = q;
+  const end = p + n;
+  while (p < end) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) {
+      store<u8>(q++, <u8>b);
+      p++;
+      continue;
+    }
+    // How many continuation bytes the lead byte needs, and the range its first one must fall in.
+    let need = 0;
+    let lo: u32 = 0x80;
+    let hi: u32 = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b == 0xe0) lo = 0xa0;
+      else if (b == 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b == 0xf0) lo = 0x90;
+      else if (b == 0xf4) hi = 0x8f;
+    }
+    let k = 1;
+    while (k <= need && p + k < end) {
+      const c = <u32>load<u8>(p + k);
+      if (c < lo || c > hi) break;
+      lo = 0x80;
+      hi = 0xbf;
+      k++;
+    }
+    if (need > 0 && k == need + 1) {
+      memory.copy(q, p, k);
+      q += k;
+    } else {
+      store<u8>(q, 0xef);
+      store<u8>(q + 1, 0xbf);
+      store<u8>(q + 2, 0xbd);
+      q += 3;
+    }
+    p += k;
+  }
+  return <i32>(q - start);
 }
 
 /** Frames from staging; when the outbound space is full, writes it out and frames again. */

@@ -120,8 +120,12 @@ describe("each constant of assembly/abi.ts does what it is named in the built mo
     expect(take()).toBe("event: e\nid: i\nretry: 5\ndata: d\n\n");
     expect([stat(abi.STAT_PENDING), stat(abi.STAT_BYTES_DRAINED)]).toEqual([0, framed]);
     expect(x.history_count()).toBe(1);
-    // NO_DATA ignores the data length; DATA_JSON is in the tape test.
-    expect(x.send(conn, abi.HAS_ID | abi.NO_DATA, 0, 1, 99, 0)).toBeGreaterThan(0);
+    // A field the flags leave out must have length 0 (ABI 5); DATA_JSON is in the tape test.
+    expect(x.send(conn, abi.HAS_ID | abi.NO_DATA, 0, 1, 99, 0)).toBe(abi.ERR_BAD_ARG);
+    expect(x.send(conn, abi.HAS_ID, 1, 1, 1, 0)).toBe(abi.ERR_BAD_ARG);
+    expect(x.send(conn, abi.HAS_EVENT, 1, 1, 1, 0)).toBe(abi.ERR_BAD_ARG);
+    expect(x.out_len(conn)).toBe(0);
+    expect(x.send(conn, abi.HAS_ID | abi.NO_DATA, 0, 1, 0, 0)).toBeGreaterThan(0);
     expect(take()).toBe("id: e\n\n");
     expect(abi.HAS_EVENT | abi.HAS_ID | abi.HAS_RETRY | abi.DATA_JSON | abi.NO_DATA | abi.RECORD).toBe(abi.ALL_FLAGS);
     expect(x.send(conn, abi.ALL_FLAGS + 1, 0, 0, 1, 0)).toBe(abi.ERR_BAD_ARG);

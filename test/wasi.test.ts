@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runSseWasi, sseWasiModule } from "../host/wasi/run.js";
 import type { WasiCase } from "./vectors/wasi-cases.js";
+import { rng } from "./support/wasm.js";
 
 const root = join(import.meta.dirname, "..");
 const { cases } = JSON.parse(readFileSync(join(root, "test/vectors/wasi/cases.json"), "utf8")) as { cases: WasiCase[] };
@@ -46,6 +47,26 @@ describe("sse-wasi.wasm under node:wasi", () => {
       else expect(createHash("sha256").update(out).digest("hex"), c.name).toBe(c.stdout_sha256);
     }
     console.log(`node:wasi: ${cases.length} WASI cases passed`);
+  });
+
+  it("--json reads random bytes as TextDecoder does: each data line is JSON.stringify({ line }) of the decoded line", async () => {
+    const random = rng(13);
+    // Bytes that make UTF-8 of every kind, well- and ill-formed: ASCII, continuations, every lead byte, boundaries.
+    const pool = [0x41, 0x22, 0x5c, 0x0d, 0x09, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xfe, 0xff];
+    const lines: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const n = Math.floor(random() * 12);
+      lines.push(Uint8Array.from({ length: n }, () => (random() < 0.5 ? pool[Math.floor(random() * pool.length)]! : 0x80 + Math.floor(random() * 0x80))));
+    }
+    const stdin = Buffer.concat(lines.flatMap((l) => [l, Buffer.from("\n")]));
+    const { code, out, err } = await runCase({ name: "random", args: ["--json"], stdin: [[stdin.toString("hex"), 1]], stderr: "", exit: 0 });
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    const want = lines.map((l) => {
+      const end = l.length > 0 && l[l.length - 1] === 0x0d ? l.length - 1 : l.length;
+      return `data: ${JSON.stringify({ line: new TextDecoder().decode(l.subarray(0, end)) })}\n\n`;
+    }).join("");
+    // Valid UTF-8 throughout (a fatal decoder accepts it), and the very bytes JSON.stringify gives.
+    expect(new TextDecoder("utf-8", { fatal: true }).decode(out)).toBe(want);
   });
 
   it("streams `tail -f` output line by line while its input stays open", async () => {

@@ -579,9 +579,11 @@ export class Model {
     if (typeof c === "number") return c;
     const flags = toI32(flagsRaw);
     if (flags & ~ALL_FLAGS) return BAD_ARG;
-    const ev = flags & HAS_EVENT ? toI32(evRaw) : 0;
-    const id = flags & HAS_ID ? toI32(idRaw) : 0;
-    const data = flags & NO_DATA ? 0 : toI32(dataRaw);
+    const ev = toI32(evRaw);
+    const id = toI32(idRaw);
+    const data = toI32(dataRaw);
+    // The length of a field the flags leave out must be 0 (ABI 5).
+    if ((!(flags & HAS_EVENT) && ev !== 0) || (!(flags & HAS_ID) && id !== 0) || (flags & NO_DATA && data !== 0)) return BAD_ARG;
     const cap = this.config.stagingBytes;
     if (ev < 0 || id < 0 || data < 0 || ev > cap || id > cap - ev || data > cap - ev - id) return BAD_ARG;
     if (flags & HAS_EVENT && hasBreak(staging, 0, ev, false)) return EVENT_NAME;

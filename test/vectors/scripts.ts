@@ -251,8 +251,17 @@ function sendFields(): Script[] {
     out.push({ name: `retry/${Object.is(retry, -0) ? "minus-zero" : retry}`, about: "retry is a non-negative integer below 2^53", run: (s) => { init(s); const h = s.open(); s.send(h, { retry, noData: true }); s.stat(h, STAT_RETRY); s.send(h, { retry, text: "x" }); s.drain(h, [2]); } });
   }
   out.push({
-    name: "lengths-ignored-without-flag", about: "a length whose flag is unset is ignored, however wrong",
-    run: (s) => { init(s); const h = s.open(); s.send(h, { text: "d", lens: { event: -5, id: 99999 } }); s.send(h, { noData: true, id: "1", lens: { data: -1 } }); s.drain(h, [3]); },
+    name: "lengths-of-absent-fields", about: "a field the flags leave out must have length 0 (ABI 5): any other is BAD_ARG and nothing is written; with 0 the same staging frames",
+    run: (s) => {
+      init(s);
+      const h = s.open();
+      s.send(h, { text: "EEEEEIIIDDD", flags: HAS_ID, lens: { event: 5, id: 3, data: 3 }, expect: Status.BAD_ARG });
+      s.send(h, { text: "d", lens: { event: -5, id: 99999 }, expect: Status.BAD_ARG });
+      s.send(h, { noData: true, id: "1", lens: { data: -1 }, expect: Status.BAD_ARG });
+      s.send(h, { text: "EEEEEIIIDDD", flags: HAS_ID, lens: { event: 0, id: 3, data: 8 } });
+      s.send(h, { noData: true, id: "1", lens: { data: 0 } });
+      s.drain(h, [3]);
+    },
   });
   const refusals: [string, Parameters<Session["send"]>[1], number][] = [
     ["event-lf", { event: "a\nb", text: "x" }, Status.EVENT_NAME], ["event-cr", { event: "a\r", text: "x" }, Status.EVENT_NAME],
@@ -268,6 +277,14 @@ function sendFields(): Script[] {
     ["id-len-past-staging", { id: "1", lens: { id: 1025 }, text: "x" }, Status.BAD_ARG],
     ["data-len-past-staging", { event: "ev", text: "x", lens: { data: 1023 } }, Status.BAD_ARG],
     ["data-len-negative", { text: "x", lens: { data: -1 } }, Status.BAD_ARG],
+    ["event-len-with-id-only", { text: "EEEEEIIIDDD", flags: HAS_ID, lens: { event: 5, id: 3, data: 3 } }, Status.BAD_ARG],
+    ["event-len-without-flag", { text: "xy", lens: { event: 1, data: 1 } }, Status.BAD_ARG],
+    ["event-len-negative-without-flag", { text: "x", lens: { event: -1 } }, Status.BAD_ARG],
+    ["id-len-without-flag", { event: "e", text: "12x", lens: { id: 2, data: 1 } }, Status.BAD_ARG],
+    ["id-len-past-staging-without-flag", { text: "x", lens: { id: 99999 } }, Status.BAD_ARG],
+    ["data-len-with-no-data", { noData: true, id: "1", text: "x", lens: { data: 1 } }, Status.BAD_ARG],
+    ["data-len-past-staging-with-no-data", { noData: true, retry: 10, lens: { data: 2 ** 31 - 1 } }, Status.BAD_ARG],
+    ["data-len-negative-with-no-data", { noData: true, retry: 10, lens: { data: -1 } }, Status.BAD_ARG],
     ["bad-event-and-bad-id", { event: "\n", id: "\n", text: "x" }, Status.EVENT_NAME],
     ["bad-id-and-bad-retry", { id: "\0", retry: -1, text: "x" }, Status.ID],
   ];

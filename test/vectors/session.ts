@@ -228,12 +228,14 @@ export class Session {
       const e = flags & HAS_EVENT ? evLen : 0;
       const i = flags & HAS_ID ? idLen : 0;
       const d = flags & NO_DATA ? 0 : dataLen;
+      // A field the flags leave out must come with length 0 (ABI 5).
+      const absentLen = (!(flags & HAS_EVENT) && evLen !== 0) || (!(flags & HAS_ID) && idLen !== 0) || (flags & NO_DATA && dataLen !== 0);
       const cap = this.stagingCap;
       const evB = staged.subarray(0, Math.max(e, 0));
       const idB = staged.subarray(e, e + Math.max(i, 0));
       const dataB = staged.subarray(e + i, e + i + Math.max(d, 0));
       let json: string | undefined;
-      if (flags & ~ALL_FLAGS || e < 0 || i < 0 || d < 0 || e > cap || i > cap - e || d > cap - e - i) want = Status.BAD_ARG;
+      if (flags & ~ALL_FLAGS || absentLen || e < 0 || i < 0 || d < 0 || e > cap || i > cap - e || d > cap - e - i) want = Status.BAD_ARG;
       else if (flags & HAS_EVENT && hasAny(evB, [0x0a, 0x0d])) want = Status.EVENT_NAME;
       else if (flags & HAS_ID && hasAny(idB, [0x0a, 0x0d, 0x00])) want = Status.ID;
       else if (flags & HAS_ID && i > ID_MAX) want = Status.ID_TOO_LONG;

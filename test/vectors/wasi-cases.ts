@@ -31,27 +31,36 @@ function output(bytes: Uint8Array): Pick<WasiCase, "stdout" | "stdout_sha256" | 
   return { stdout_sha256: createHash("sha256").update(bytes).digest("hex"), stdout_len: bytes.length };
 }
 
-/** Runs of repeated text: ["abc", 3] is "abcabcabc". */
-type Input = [string, number][];
-const text = (input: Input): string => input.map(([t, n]) => t.repeat(n)).join("");
-const runs = (input: Input): [string, number][] => input.map(([t, n]) => [toHex(utf8(t)), n]);
+/** Runs of repeated text or bytes: ["abc", 3] is "abcabcabc". */
+type Input = [string | Uint8Array, number][];
+const bytesOf = (t: string | Uint8Array): Uint8Array => (typeof t === "string" ? utf8(t) : t);
+const text = (input: Input): Uint8Array => concat(input.flatMap(([t, n]) => Array<Uint8Array>(n).fill(bytesOf(t))));
+const runs = (input: Input): [string, number][] => input.map(([t, n]) => [toHex(bytesOf(t)), n]);
 
 interface Flags {
   event?: string;
   json?: boolean;
-  idStart?: number;
+  /** A bigint past 2^53: the command counts ids exactly, in 64 bits. */
+  idStart?: number | bigint;
   retry?: number;
 }
 
 /** Lines as the command reads them: split on LF, a trailing CR dropped, a last unterminated line kept. */
-function inputLines(input: string): string[] {
-  const parts = input.split("\n");
-  if (parts[parts.length - 1] === "") parts.pop();
-  return parts.map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+function inputLines(input: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i <= input.length; i++) {
+    if (i < input.length && input[i] !== 0x0a) continue;
+    if (i === input.length && start === i) break;
+    const end = i > start && input[i - 1] === 0x0d ? i - 1 : i;
+    parts.push(input.subarray(start, end));
+    start = i + 1;
+  }
+  return parts;
 }
 
 /** The stream the spec gives for these lines, and what a reader must see in it. */
-function expected(input: string, f: Flags): { bytes: Uint8Array; meant: Observed[] } {
+function expected(input: Uint8Array, f: Flags): { bytes: Uint8Array; meant: Observed[] } {
   const frames: Uint8Array[] = [];
   const meant: Observed[] = [];
   if (f.retry !== undefined) {
@@ -59,14 +68,15 @@ function expected(input: string, f: Flags): { bytes: Uint8Array; meant: Observed
     meant.push({ kind: "retry", ms: f.retry });
   }
   inputLines(input).forEach((line, i) => {
-    const id = f.idStart === undefined ? undefined : String(f.idStart + i);
-    const data = f.json ? JSON.stringify({ line }) : line;
+    const id = f.idStart === undefined ? undefined : String(BigInt(f.idStart) + BigInt(i));
+    // Under --json the line is read as TextDecoder reads it (ill-formed UTF-8 as U+FFFD): valid JSON text always.
+    const data = f.json ? JSON.stringify({ line: new TextDecoder().decode(line) }) : "";
     frames.push(frame({
       ...(f.event !== undefined ? { event: utf8(f.event) } : {}),
       ...(id !== undefined ? { id: utf8(id) } : {}),
-      data: f.json ? { json: data } : { text: utf8(line) },
+      data: f.json ? { json: data } : { text: line },
     }));
-    const text = f.json ? data : lines(utf8(line)).map((l) => new TextDecoder().decode(l)).join("\n");
+    const text = f.json ? data : lines(line).map((l) => new TextDecoder().decode(l)).join("\n");
     meant.push({ kind: "event", event: f.event || "message", id, data: text });
   });
   return { bytes: concat(frames), meant };
@@ -81,8 +91,8 @@ function argsOf(f: Flags): string[] {
   ];
 }
 
-function ok(name: string, input: string | Input, f: Flags, args = argsOf(f)): WasiCase {
-  const stdin: Input = typeof input === "string" ? [[input, 1]] : input;
+function ok(name: string, input: string | Uint8Array | Input, f: Flags, args = argsOf(f)): WasiCase {
+  const stdin: Input = typeof input === "string" || input instanceof Uint8Array ? [[input, 1]] : input;
   const { bytes, meant } = expected(text(stdin), f);
   for (const chunks of [[bytes.length || 1], [1], [5, 2]]) {
     if (!isDeepStrictEqual(observe(bytes, chunks), meant)) throw new Error(`${name}: the expected stream does not read back as meant`);
@@ -96,6 +106,24 @@ function refused(name: string, args: string[], stderr: string, exit = 2, input: 
 
 const LOG = "GET /a 200\nPOST /b 500\nGET /c 404\n";
 const longLine: Input = [["w", 65535], ["\n", 1]];
+/**
+ * Ill-formed UTF-8 of every kind, a line each (with well-formed text around): a lone continuation
+ * byte, an overlong form, a surrogate, past U+10FFFF, FE/FF, sequences cut short by the next byte,
+ * by CR, by a line's end and by the input's end.
+ */
+const illFormed = Uint8Array.from([
+  0x61, 0x80, 0x62, 0x0a, // a, lone continuation, b
+  0xc0, 0xaf, 0x22, 0x0a, // overlong '/', then '"'
+  0xe0, 0x80, 0xaf, 0x0a, // overlong 3-byte
+  0xed, 0xa0, 0x80, 0xed, 0xbf, 0xbf, 0x0a, // surrogates
+  0xf4, 0x90, 0x80, 0x80, 0xf5, 0x0a, // past U+10FFFF, F5
+  0xfe, 0xff, 0xc3, 0xbc, 0x0a, // FE FF, then ü
+  0xe2, 0x82, 0x41, 0xf0, 0x9f, 0x8e, 0x5c, 0x0a, // cut short by 'A', by a backslash
+  0xe2, 0x82, 0x0d, 0x0a, // cut short by CR (dropped with the LF)
+  0xc3, 0x0d, 0x78, 0x0a, // cut short by a bare CR
+  0xf0, 0x9f, 0x8e, 0x0a, // cut short by the line's end
+  0xe2, 0x9c, 0x93, 0xf0, 0x9f, 0x8e, 0x89, 0xf0, 0x9f, 0x8e, // ✓ 🎉, then cut short by the input's end
+]);
 
 export function wasiCases(): WasiCase[] {
   const cases = [
@@ -120,11 +148,26 @@ export function wasiCases(): WasiCase[] {
     // Thousands of events per read fill the outbound space: the command writes it out and goes on.
     ok("fills-outbound-space", [["\n", 3000]], { event: "e".repeat(1000), idStart: 1 }),
     ok("separator", LOG, { event: "log" }, ["--", "--event", "log"]),
+    // Under --json each maximal ill-formed subsequence becomes U+FFFD, as TextDecoder reads it:
+    // the data line is always valid JSON text. Without --json the bytes go through as they are.
+    ok("json-ill-formed-utf8", illFormed, { json: true }),
+    ok("text-ill-formed-utf8", illFormed, {}),
+    ok("json-ill-formed-longest-line", [[Uint8Array.of(0xff), 65535], ["\n", 1]], { json: true }),
+    ok("json-cut-short-longest-line", [[Uint8Array.of(0xf0, 0x9f, 0x8e), 21845], ["\n", 1]], { json: true }),
+    // A trailing CR is part of the line read: 65534 bytes and CR fit, 65535 and CR do not.
+    ok("longest-line-with-crlf", [["w", 65534], ["\r\n", 1]], {}),
+    // 64 arguments, argv[0] included, is the most the command takes.
+    ok("64-arguments", LOG, { json: true }, Array<string>(63).fill("--json")),
+    // --id-start is at most 2^53-1; ids count on exactly (64-bit integers, written as digits).
+    ok("ids-past-2^53", LOG, { idStart: 9007199254740991n }),
     refused("unknown-flag", ["--bogus"], "sse-wasi: unknown argument --bogus\n"),
     refused("missing-value", ["--event"], "sse-wasi: a value must follow --event\n"),
     refused("id-not-a-number", ["--id-start", "abc"], "sse-wasi: expects a whole number of at most 2^53-1, not abc\n"),
     refused("retry-negative", ["--retry", "-1"], "sse-wasi: expects a whole number of at most 2^53-1, not -1\n"),
     refused("retry-2^53", ["--retry", "9007199254740992"], "sse-wasi: expects a whole number of at most 2^53-1, not 9007199254740992\n"),
+    refused("id-start-2^53", ["--id-start", "9007199254740992"], "sse-wasi: expects a whole number of at most 2^53-1, not 9007199254740992\n"),
+    refused("65-arguments", Array<string>(64).fill("--json"), "sse-wasi: too many or too long arguments\n"),
+    refused("line-with-cr-too-long", [], "sse-wasi: a line is longer than 65535 bytes\n", 65, [["w", 65535], ["\r\n", 1]]),
     refused("event-with-lf", ["--event", "a\nb"], "sse-wasi: an event name is one line of at most 1024 bytes: a\nb\n"),
     refused("event-too-long", ["--event", "n".repeat(1025)], `sse-wasi: an event name is one line of at most 1024 bytes: ${"n".repeat(1025)}\n`),
     // Lines before the over-long one are written out; then the command stops with EX_DATAERR.
