@@ -23,6 +23,12 @@ function flushAll(): void {
   dirty = [];
   for (const target of batch) {
     target.flushScheduled = false; // before flush(), so a mark made during it queues it again
-    target.flush();
+    // One flush that throws (a bug: nothing here should) must not leave the rest of the batch
+    // marked but never flushed again; it is logged, as a timer's exception would be.
+    try {
+      target.flush();
+    } catch (error) {
+      console.error("wasm-sse: a stream's flush failed (the others in its turn were flushed):", error);
+    }
   }
 }
