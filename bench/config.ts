@@ -40,6 +40,14 @@ export interface Config {
   /** W4: events per timed pass, and passes (short passes, the variants interleaved, so drift on a shared machine hits all alike). */
   w4Events: number;
   w4Rounds: number;
+  /** W6: subscribers over all server processes of a variant (half on each of the two for the shared and naive ones). */
+  w6Subscribers: number;
+  /** W6's paced pass: events/s, for this many seconds, after an untimed paced warm-up of w6WarmSeconds. */
+  w6Rate: number;
+  w6Seconds: number;
+  w6WarmSeconds: number;
+  /** W6's pass as fast as it goes: events, `burst` per turn of the publisher's event loop (repeated until it spans minSeconds). */
+  w6BurstEvents: number;
 }
 
 export const FULL: Config = {
@@ -60,6 +68,11 @@ export const FULL: Config = {
   profileMisses: true,
   w4Events: 40_000,
   w4Rounds: 25,
+  w6Subscribers: 1_000,
+  w6Rate: 1_000,
+  w6Seconds: 5,
+  w6WarmSeconds: 2,
+  w6BurstEvents: 2_000,
 };
 
 export const QUICK: Config = {
@@ -79,4 +92,9 @@ export const QUICK: Config = {
   profileMisses: false,
   w4Events: 20_000,
   w4Rounds: 3,
+  w6Subscribers: 1_000,
+  w6Rate: 1_000,
+  w6Seconds: 2,
+  w6WarmSeconds: 0.5,
+  w6BurstEvents: 1_000,
 };

@@ -6,6 +6,8 @@ import type { Config } from "./config.js";
 import { median } from "./stats.js";
 import type { W4Result } from "./w4.js";
 import type { W5Result } from "./w5.js";
+import type { W6Result } from "./w6.js";
+import { w6Failures, w6Tables, w6Targets } from "./w6-report.js";
 import { PEERS, type PeerName, type W1Result, type W2Result, type W3Result } from "./workloads.js";
 
 export interface PeerRun {
@@ -25,6 +27,8 @@ export interface Results {
   peerRuns: PeerRun[];
   w4: W4Result;
   w5: W5Result | { skipped: string };
+  /** Absent in results written before W6 existed. */
+  w6?: W6Result | { skipped: string };
   /** Profiles of wasm-sse's cases behind missed targets (one per case). */
   profiles: CaseProfile[];
   /** Where this run departs from the configuration, and why. */
@@ -95,8 +99,8 @@ function perRun(results: Results, peer: PeerName, key: string, show: (ratio: num
 
 export interface Target {
   text: string;
-  /** The case whose profile explains a miss: a wasm-sse socket workload, or W4's engine path. */
-  explainedBy: "w1" | "w2" | "w3" | "w4";
+  /** The case whose profile explains a miss: a wasm-sse socket workload, W4's engine path, or W6 (which profiles itself). */
+  explainedBy: "w1" | "w2" | "w3" | "w4" | "w6";
   /** What was measured, in the target's own terms. */
   measured: number;
   goal: number;
@@ -106,6 +110,13 @@ export interface Target {
 }
 
 export function targets(results: Results): Target[] {
+  const out: Target[] = [];
+  out.push(...socketAndW4Targets(results, results.w4));
+  if (results.w6 !== undefined && !("skipped" in results.w6)) out.push(...w6Targets(results.w6));
+  return out;
+}
+
+function socketAndW4Targets(results: Results, r4: W4Result): Target[] {
   const out: Target[] = [];
   const fewer = (text: string, explainedBy: "w1" | "w2", key: string, goal: number): void => {
     const adv = advantage(results, "better-sse", key);
@@ -120,13 +131,13 @@ export function targets(results: Results): Target[] {
   const rss = ratio(results, "naive", "w3Rss");
   const rssRuns = perRun(results, "naive", "w3Rss", (r) => `${fmt(r, 2)}×`);
   out.push({ text: "W3 RSS per idle connection ≤ naive node:http's", explainedBy: "w3", measured: rss, goal: 1, met: rss <= 1, shown: `${fmt(rss, 2)}× naive's (${rssRuns}target ≤ 1×)` });
-  const w4 = w4Speedup(results.w4);
-  const ok = w4 >= 2 && results.w4.identical;
+  const w4 = w4Speedup(r4);
+  const ok = w4 >= 2 && r4.identical;
   out.push({
     text: "W4 ≥ 2× the JSON.stringify path, byte-identical",
     explainedBy: "w4",
     measured: w4, goal: 2, met: ok,
-    shown: `${fmt(w4, 2)}× (target ≥ 2×), output ${results.w4.identical ? "byte-identical" : "DIFFERENT"}`,
+    shown: `${fmt(w4, 2)}× (target ≥ 2×), output ${r4.identical ? "byte-identical" : "DIFFERENT"}`,
   });
   return out;
 }
@@ -138,10 +149,13 @@ export function w4Speedup(w4: W4Result): number {
 }
 
 export function verificationFailures(results: Results): string[] {
-  return results.peerRuns.flatMap((r) => [
-    ...r.verdicts.stream.failures.map((f) => `run ${r.run} ${r.peer} stream: ${f}`),
-    ...r.verdicts.broadcast.failures.map((f) => `run ${r.run} ${r.peer} broadcast: ${f}`),
-  ]);
+  return [
+    ...results.peerRuns.flatMap((r) => [
+      ...r.verdicts.stream.failures.map((f) => `run ${r.run} ${r.peer} stream: ${f}`),
+      ...r.verdicts.broadcast.failures.map((f) => `run ${r.run} ${r.peer} broadcast: ${f}`),
+    ]),
+    ...(results.w6 === undefined ? [] : w6Failures(results.w6)),
+  ];
 }
 
 export function fmt(x: number, digits = 0): string {
@@ -210,6 +224,7 @@ export function tables(results: Results): Table[] {
       rows: w5.rows.map((r) => [r.build, r.event, fmt(r.wasm3), fmt(r.wasm3Interpreter), fmt(r.v8), `${sig(r.v8 / r.wasm3Interpreter)}×`]),
     });
   }
+  if (results.w6 !== undefined) t.push(...w6Tables(results.w6, c));
   return t;
 }
 

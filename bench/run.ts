@@ -1,5 +1,7 @@
 // npm run bench [-- --quick] [--out DIR] [--peers a,b] [--profile]: every workload against every peer,
 // a progress line per case, the tables, and bench/results/{latest.md,ratios.svg,latest.json}.
+// --only w6 runs W6 alone and writes its latest.md and latest.json to bench/results/w6/ (quick:
+// results/quick/w6/); --w6-variants in-process,shared,naive picks W6's variants.
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -7,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Child } from "./child.js";
 import { FULL, QUICK, type Config } from "./config.js";
 import { w3Headroom } from "./limits.js";
-import { markdown } from "./document.js";
+import { markdown, w6Markdown, type W6OnlyResults } from "./document.js";
 import { type CaseProfile, profileCase, type ProfiledWorkload } from "./profile/case.js";
 import { profileEngine } from "./profile/engine.js";
 import { describeProfile } from "./profile/run.js";
@@ -15,6 +17,9 @@ import { fmt, type PeerRun, type Results, sig, tables, targets, textTable, verif
 import { ratioChart } from "./svg.js";
 import type { W4Result } from "./w4.js";
 import { runW5 } from "./w5.js";
+import { runW6 } from "./w6.js";
+import { w6Failures, w6Tables, w6Targets } from "./w6-report.js";
+import { W6_VARIANTS, type W6Variant } from "./w6/protocol.js";
 import type { Verdict } from "./client/verify.js";
 import { PEERS, type PeerName, type Running, startClient, startPeer, verifyStream, w1, w2, w3 } from "./workloads.js";
 
@@ -31,8 +36,24 @@ const w3Connections = w3Headroom(base.w3Connections);
 if (w3Connections < base.w3Connections) {
   notes.push(`W3 holds ${w3Connections} connections, not ${base.w3Connections}: the open-file limit (ulimit -n) allows no more here.`);
 }
-const cfg: Config = { ...base, w3Connections, profileMisses: base.profileMisses || process.argv.includes("--profile") };
-const outDir = path.resolve(option("--out") ?? path.join(here, "results", cfg.mode === "quick" ? "quick" : ""));
+/** --w6-subscribers N, --w6-rate N, --w6-seconds N: W6 at another load than the configuration's (e.g. to see latency off saturation). */
+const w6Overrides = Object.fromEntries(
+  (["w6Subscribers", "w6Rate", "w6Seconds"] as const)
+    .map((k) => [k, option(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)] as const)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new Error(`--${k} takes a positive number, got ${v}`);
+      return [k, n];
+    }),
+) as Partial<Config>;
+if (Object.keys(w6Overrides).length > 0) notes.push(`W6 ran with ${Object.entries(w6Overrides).map(([k, v]) => `${k} ${v}`).join(", ")}, not the ${base.mode} configuration's.`);
+const cfg: Config = { ...base, w3Connections, ...w6Overrides, profileMisses: base.profileMisses || process.argv.includes("--profile") };
+const only = option("--only");
+if (only !== undefined && only !== "w6") throw new Error(`--only takes w6, got ${only}`);
+const outDir = path.resolve(option("--out") ?? path.join(here, "results", cfg.mode === "quick" ? "quick" : "", only ?? ""));
+const w6Variants = (option("--w6-variants")?.split(",") ?? [...W6_VARIANTS]) as W6Variant[];
+for (const v of w6Variants) if (!W6_VARIANTS.includes(v)) throw new Error(`unknown W6 variant ${v}; variants are ${W6_VARIANTS.join(", ")}`);
 const peers = (option("--peers")?.split(",") ?? [...PEERS]) as PeerName[];
 for (const p of peers) if (!PEERS.includes(p)) throw new Error(`unknown peer ${p}; peers are ${PEERS.join(", ")}`);
 
@@ -100,7 +121,8 @@ function write(results: Results): void {
 /** wasm-sse's CPU profile for each case behind a missed CPU target (W3 is memory: its table splits it). */
 async function profileMisses(results: Results): Promise<CaseProfile[]> {
   if (!cfg.profileMisses || !peers.includes("wasm-sse")) return [];
-  const cases = new Set(targets(results).filter((t) => !t.met && t.explainedBy !== "w3").map((t) => t.explainedBy));
+  // W3 is memory, and W6 profiles its shared channel itself (bench/w6.ts).
+  const cases = new Set(targets(results).filter((t) => !t.met && t.explainedBy !== "w3" && t.explainedBy !== "w6").map((t) => t.explainedBy));
   const out: CaseProfile[] = [];
   for (const c of cases) {
     say(`profiling wasm-sse ${c.toUpperCase()}, behind a missed target`);
@@ -116,6 +138,35 @@ async function profileMisses(results: Results): Promise<CaseProfile[]> {
   return out;
 }
 
+function machine(loadBefore: number[]): Results["machine"] {
+  const cpus = os.cpus();
+  return { cpus: cpus.length, cpuModel: cpus[0]?.model ?? "unknown", node: process.version, loadBefore };
+}
+
+/** `--only w6`: W6 alone, its own latest.md and latest.json. */
+async function w6Only(): Promise<number> {
+  const loadBefore = os.loadavg();
+  say(`wasm-sse bench, W6 alone, ${cfg.mode} mode: ${cfg.runs} run(s) of ${w6Variants.join(", ")}; results to ${outDir}`);
+  const w6 = await runW6(cfg, say, w6Variants);
+  if ("skipped" in w6) say(`W6 skipped: ${w6.skipped}`);
+  const results: W6OnlyResults = { config: cfg, machine: machine(loadBefore), startedAt: new Date(started).toISOString(), seconds: 0, w6, notes: [...notes, ...("skipped" in w6 ? [] : w6.notes)] };
+  console.log("");
+  for (const t of w6Tables(w6, cfg)) console.log(textTable(t) + "\n");
+  if (!("skipped" in w6)) for (const t of w6Targets(w6)) console.log(`${t.met ? "met   " : "MISSED"}  ${t.text}: ${t.shown}`);
+  console.log("");
+  results.seconds = (Date.now() - started) / 1000;
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(path.join(outDir, "latest.md"), w6Markdown(results));
+  say(`wrote latest.md and latest.json to ${outDir}`);
+  const failures = w6Failures(w6);
+  if (failures.length > 0) {
+    console.error("verification failed: the numbers above do not count");
+    return 1;
+  }
+  return 0;
+}
+
 async function main(): Promise<number> {
   const loadBefore = os.loadavg();
   say(`wasm-sse bench, ${cfg.mode} mode: ${cfg.runs} run(s) × ${peers.length} peers; results to ${outDir}`);
@@ -125,16 +176,24 @@ async function main(): Promise<number> {
   say(`W4 ${fmt(r4.events)} events, ${r4.identical ? "byte-identical" : "NOT IDENTICAL"}: ${r4.variants.map((v) => `${v.name} ${sig(v.nsPerEvent)} ns`).join("; ")}`);
   const r5 = await runW5(cfg);
   say("skipped" in r5 ? `W5 skipped: ${r5.skipped}` : `W5 ${r5.rows.map((r) => `${r.build} ${r.event}: wasm3 ${fmt(r.wasm3)} ev/s, V8 ${fmt(r.v8)} ev/s`).join("; ")}`);
+  // A W6 failure (a hang, a server's error) is reported and fails the run, without losing the other cases' results.
+  let w6Error: string | undefined;
+  const r6 = await runW6(cfg, say, w6Variants).catch((error: unknown) => {
+    w6Error = (error as Error).message;
+    return { skipped: `W6 failed: ${w6Error}` };
+  });
+  if ("skipped" in r6) say(`W6 skipped: ${r6.skipped}`);
+  else notes.push(...r6.notes.map((n) => `W6: ${n}.`));
 
-  const cpus = os.cpus();
   const results: Results = {
     config: cfg,
-    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model ?? "unknown", node: process.version, loadBefore },
+    machine: machine(loadBefore),
     startedAt: new Date(started).toISOString(),
     seconds: 0,
     peerRuns,
     w4: r4,
     w5: r5,
+    w6: r6,
     profiles: [],
     notes,
   };
@@ -152,7 +211,11 @@ async function main(): Promise<number> {
     console.error("verification failed: the numbers above do not count");
     return 1;
   }
+  if (w6Error !== undefined) {
+    console.error(`W6 failed: ${w6Error}`);
+    return 1;
+  }
   return 0;
 }
 
-process.exitCode = await main();
+process.exitCode = only === "w6" ? await w6Only() : await main();

@@ -181,8 +181,14 @@ async function settledMemory(server: Server): Promise<Memory> {
   return { rss: rssBytes(server.pid), heapUsed, external };
 }
 
+/** A server child that counts its subscribers (a peer here, a W6 variant in w6.ts). */
+interface Counting {
+  readonly name: string;
+  request(cmd: { type: "subscribers" }, type: "subscribers", timeoutMs: number): Promise<{ count: number }>;
+}
+
 /** Waits until the server counts exactly `n` subscribers. */
-async function subscribersReach(server: Server, n: number): Promise<void> {
+export async function subscribersReach(server: Counting, n: number): Promise<void> {
   const deadline = Date.now() + CASE_TIMEOUT_MS;
   for (;;) {
     const { count } = await server.request({ type: "subscribers" }, "subscribers", CASE_TIMEOUT_MS);

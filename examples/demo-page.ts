@@ -50,8 +50,8 @@ export const page = `<!doctype html>
   const broadcast = new EventSource("/broadcast");
   broadcast.addEventListener("clock", (e) => {
     keep("broadcast", e);
-    const { time, listeners } = JSON.parse(e.data);
-    $("clock").textContent = time + " · " + listeners + " listening";
+    const { time, listeners, workers } = JSON.parse(e.data);
+    $("clock").textContent = time + " · " + (workers === undefined ? listeners + " listening" : workers + " workers");
   });
   broadcast.addEventListener("chat", (e) => {
     keep("broadcast", e);

@@ -17,7 +17,7 @@ import { env, NODE22, node22 } from "./helpers/node22.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
-const SUBPATHS = ["wasm-sse", "wasm-sse/node", "wasm-sse/web", "wasm-sse/wasi", "wasm-sse/engine", "wasm-sse/bindings"];
+const SUBPATHS = ["wasm-sse", "wasm-sse/node", "wasm-sse/web", "wasm-sse/wasi", "wasm-sse/redis", "wasm-sse/engine", "wasm-sse/bindings"];
 
 function run(command: string, args: string[], options: SpawnSyncOptions = {}): string {
   const r = spawnSync(command, args, { cwd: root, encoding: "utf8", timeout: 120_000, env, ...options });
@@ -70,6 +70,7 @@ it("serves every subpath to import and to require() alike, each format one modul
   expect(api["wasm-sse/node"]).toEqual(["CancelledError", "Channel", "fastifySse", "initCore", "withSse"]);
   expect(api["wasm-sse/web"]).toEqual(["CancelledError", "Channel", "initCore", "sseResponse"]);
   expect(api["wasm-sse/wasi"]).toEqual(["runSseWasi"]);
+  expect(api["wasm-sse/redis"]).toEqual(["BrokerError", "SharedChannel"]);
   expect(api["wasm-sse/engine"]).toContain("Engine");
   expect(api["wasm-sse/engine"]).not.toContain("withSse");
   expect(api["wasm-sse/bindings"]).toEqual(api["wasm-sse/engine"]);
@@ -80,6 +81,7 @@ it("serves every subpath to import and to require() alike, each format one modul
     "wasm-sse/node": ["host/node/index.js", "host/node/index.cjs"],
     "wasm-sse/web": ["host/web/index.js", "host/web/index.cjs"],
     "wasm-sse/wasi": ["host/wasi/index.js", "host/wasi/index.cjs"],
+    "wasm-sse/redis": ["host/redis/index.js", "host/redis/index.cjs"],
     "wasm-sse/engine": ["bindings/index.js", "bindings/index.cjs"],
     "wasm-sse/bindings": ["bindings/index.js", "bindings/index.cjs"],
   });
@@ -102,7 +104,7 @@ it("passes attw with no problem for any entry point and resolution (npx attw --p
     analysis: { entrypoints: Record<string, unknown> };
   };
   expect(Object.values(report.problems)).toEqual([]);
-  expect(Object.keys(report.analysis.entrypoints).sort()).toEqual([".", "./bindings", "./engine", "./node", "./package.json", "./wasi", "./web"]);
+  expect(Object.keys(report.analysis.entrypoints).sort()).toEqual([".", "./bindings", "./engine", "./node", "./package.json", "./redis", "./wasi", "./web"]);
 });
 
 describe("the tarball installed in an empty project", () => {
@@ -160,6 +162,15 @@ server.listen(0, "127.0.0.1", async () => {
     ["deno, ESM (import)", () => deno("counter.mjs")],
     ["deno, CommonJS (require)", () => deno("counter.cjs")],
   ];
+
+  it("loads wasm-sse/redis without the optional redis package, and says what is missing when a channel connects", () => {
+    const script = `
+      const { SharedChannel } = await import("wasm-sse/redis");
+      const err = await SharedChannel.connect({ redis: { url: "redis://127.0.0.1:1", stream: "s" } }).then(() => undefined, (e) => e);
+      console.log(err?.message);`;
+    const out = run(process.execPath, ["--input-type=module", "-e", script], { cwd: app });
+    expect(out.trim()).toBe('a SharedChannel needs the "redis" package (node-redis), an optional peer dependency: npm install redis');
+  });
 
   it.each(RUNS)("runs the README counter: %s", (_name, command) => {
     const [exe, ...args] = command();

@@ -2,7 +2,8 @@
 // that the README's command is enough on a fresh Debian machine:
 //
 //   - npm packages, when node_modules was never installed (npm ci).
-//   - Debian packages: chromium (the browser tests launch /usr/bin/chromium), gcc (pywasm3 builds
+//   - Debian packages: chromium (the browser tests launch /usr/bin/chromium), redis-server (the
+//     shared-channel tests start their own on a free loopback port), gcc (pywasm3 builds
 //     from its sdist; test/hosts/test_embed_c.py compiles the C host), and, when python3 is
 //     Debian's, python3-venv and python3-dev; gcc-arm-none-eabi, libnewlib-arm-none-eabi and
 //     qemu-system-arm (test/hosts/test_mcu.py builds Cortex-M firmware and runs it in QEMU).
@@ -92,6 +93,7 @@ const python = needVenv ? probePython() : null;
 const apt = new Set();
 const problems = [];
 if (!hostsOnly && !existsSync(CHROMIUM)) apt.add("chromium");
+if (!hostsOnly && !onPath("redis-server")) apt.add("redis-server");
 if (!onPath("gcc")) apt.add("gcc");
 if (!onPath("arm-none-eabi-gcc")) apt.add("gcc-arm-none-eabi");
 if (!existsSync(NEWLIB)) apt.add("libnewlib-arm-none-eabi");

@@ -35,7 +35,38 @@ export interface Subscriber {
   /** Frame `index` of this turn's batch, shared by every subscriber. */
   share(batch: Batch, index: number, length: number): void;
   onEnd(listener: EndListener): void;
+  /** Ends the stream after `last` (a frame), its handler cancelled with `reason`. */
+  shutdown(last: Uint8Array | undefined, reason?: string): void;
 }
+
+/**
+ * What a shared channel (host/redis) drives in the local channel it fans out through: the
+ * steps of subscribe() and send() apart, so it can put a read from its log in between. Not
+ * public API (no entry exports it).
+ */
+export interface LocalFeed {
+  /** The stream behind a handle, checked as subscribe() checks it. */
+  subscriber(handle: Sse): Subscriber;
+  /** subscribe()'s join; with `catchUp` false the caller delivered what the stream missed. */
+  join(stream: Subscriber, filter: ChannelFilter | undefined, catchUp: boolean): () => void;
+  /** send() for an event the log accepted: framed from `frameData`, filters (and the history's) see `data`. */
+  broadcast(frameData: unknown, data: unknown, options: SendOptions): number;
+  /** The frame of one event for one subscriber, not recorded (a replay read from the log). */
+  frame(data: unknown, options: SendOptions): Uint8Array;
+  /** The `retry` option's frame, if any. */
+  readonly retryFrame: Uint8Array | undefined;
+  /** The `unknownId` answer for a client whose Last-Event-ID cannot be resumed; returns a filter's first error. */
+  unknown(stream: Subscriber, filter: ChannelFilter | undefined, lastEventId: string): { error: unknown } | undefined;
+  /** The history no longer follows the log (it lost or trimmed events this process never read): drop it. */
+  forget(): void;
+  /** Every subscriber gets the `unknownId` answer for `lastEventId` (where the log lost its place). */
+  unknownAll(lastEventId: string): void;
+  /** A frame with only a `retry:` field. */
+  retry(ms: number): Uint8Array;
+}
+
+/** A channel's LocalFeed (set in Channel's static block). */
+export let feedOf: (channel: Channel) => LocalFeed;
 
 /** Decides whether one subscriber gets an event; it sees what send() was given (and the id the channel assigned). */
 export type ChannelFilter = (data: unknown, options: SendOptions) => boolean;
@@ -125,17 +156,25 @@ export class Channel {
    * (or what `unknownId` says). A stream that is already closed throws CancelledError.
    */
   subscribe(handle: Sse, options: { filter?: ChannelFilter } = {}): () => void {
+    return this.join(this.subscriber(handle), options.filter, true);
+  }
+
+  private subscriber(handle: Sse): Subscriber {
     const sse = streamOf(handle);
     if (sse === undefined) throw new TypeError("Channel.subscribe takes the sse object withSse or sseResponse gave a handler");
     if (!sse.isOpen) throw new CancelledError("the stream is closed");
     if (this.history !== undefined && this.history.maxBytes > sse.maxBufferedBytes) {
       throw new RangeError(`a replay (history.maxBytes ${this.history.maxBytes}) must fit the stream's maxBufferedBytes (${sse.maxBufferedBytes})`);
     }
+    return sse;
+  }
+
+  private join(sse: Subscriber, filter: ChannelFilter | undefined, catchUp: boolean): () => void {
     const isNew = !this.subscribers.has(sse);
-    const replayError = isNew ? this.catchUp(sse, options.filter) : undefined;
+    const replayError = isNew && catchUp ? this.catchUp(sse, filter) : undefined;
     const unsubscribe = () => void this.subscribers.delete(sse);
     if (sse.isOpen) {
-      this.subscribers.set(sse, options.filter);
+      this.subscribers.set(sse, filter);
       sse.onEnd(this.leaver);
     }
     if (replayError !== undefined) throw replayError.error;
@@ -156,9 +195,12 @@ export class Channel {
    * others got the event.
    */
   send(data: unknown, options: SendOptions | string = {}): number {
-    const given = typeof options === "string" ? { event: options } : options;
+    return this.broadcast(data, data, typeof options === "string" ? { event: options } : options);
+  }
+
+  private broadcast(frameData: unknown, data: unknown, given: SendOptions): number {
     const o = this.recordable(given);
-    this.core(() => this.engine.send(this.conn, data, o));
+    this.core(() => this.engine.send(this.conn, frameData, o));
     if (o.record === true) {
       if (given.id === undefined) this.idCounter++;
       this.newestId = o.id;
@@ -212,7 +254,12 @@ export class Channel {
     if (this.history === undefined || last === undefined || last === "" || last === this.newestId) return undefined;
     const after = this.core(() => this.engine.framesAfter(last));
     if (after !== undefined) return this.replay(stream, filter, after);
-    if (this.unknownId === "all") return this.replay(stream, filter, this.core(() => this.engine.framesFrom(0)));
+    return this.unknown(stream, filter, last);
+  }
+
+  /** What a subscriber whose Last-Event-ID is not in the history gets: every kept event, or a reset. */
+  private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string): { error: unknown } | undefined {
+    if (this.unknownId === "all") return this.history === undefined ? undefined : this.replay(stream, filter, this.core(() => this.engine.framesFrom(0)));
     stream.deliver(this.resetFrame(last));
     return undefined;
   }
@@ -252,13 +299,42 @@ export class Channel {
     try {
       return calls();
     } catch (error) {
-      if (error instanceof WebAssembly.RuntimeError) {
-        this.engine = this.createEngine();
-        this.conn = this.engine.open();
-        this.log?.clear();
-      }
+      if (error instanceof WebAssembly.RuntimeError) this.freshCore();
       throw error;
     }
+  }
+
+  /** A new core, so an empty history. */
+  private freshCore(): void {
+    this.engine = this.createEngine();
+    this.conn = this.engine.open();
+    this.log?.clear();
+  }
+
+  static {
+    feedOf = (channel) => ({
+      subscriber: (handle) => channel.subscriber(handle),
+      join: (stream, filter, catchUp) => channel.join(stream, filter, catchUp),
+      broadcast: (frameData, data, options) => channel.broadcast(frameData, data, options),
+      frame: (data, options) => {
+        channel.core(() => channel.engine.send(channel.conn, data, { ...options, record: false }));
+        return channel.core(() => channel.engine.drain(channel.conn));
+      },
+      retryFrame: channel.retryFrame,
+      unknown: (stream, filter, lastEventId) => channel.unknown(stream, filter, lastEventId),
+      forget: () => {
+        if (channel.history === undefined) return;
+        channel.freshCore();
+        channel.newestId = undefined;
+      },
+      unknownAll: (lastEventId) => {
+        for (const [stream, filter] of channel.subscribers) channel.unknown(stream, filter, lastEventId);
+      },
+      retry: (ms) => {
+        channel.core(() => channel.engine.control(channel.conn, { retry: ms }));
+        return channel.core(() => channel.engine.drain(channel.conn));
+      },
+    });
   }
 
   private createEngine(): Engine {

@@ -260,15 +260,15 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   /**
-   * The server is closing: `last` (a frame) goes after everything pending, the handler is
-   * cancelled so its cleanup runs, and the response ends.
+   * The server is closing (or a shared channel cannot serve the stream): `last` (a frame) goes
+   * after everything pending, the handler is cancelled so its cleanup runs, and the response ends.
    */
-  shutdown(last: Uint8Array | undefined): void {
+  shutdown(last: Uint8Array | undefined, reason = "the server is closing"): void {
     if (this.state !== "done" && last !== undefined) this.deliver(last);
     if (this.state === "done") return;
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
-    this.cancel(new CancelledError("the server is closing"));
+    this.cancel(new CancelledError(reason));
     this.finish(chunk);
   }
 

@@ -1,6 +1,6 @@
 // withSse's options, their defaults, and the checks that turn a bad configuration into a
 // RangeError at setup rather than a surprise under load.
-import type { Channel } from "../common/channel.js";
+import type { UnknownIdPolicy } from "../common/channel.js";
 import { checkRange } from "../common/check-range.js";
 import type { CorsOption } from "../common/cors.js";
 import { STALL_TIMEOUT_MS } from "../common/slow-clients.js";
@@ -30,9 +30,10 @@ export interface WithSseOptions<Req = unknown> {
   onError?: (error: unknown, req: Req) => void;
   /**
    * The channel these streams resume from: when its `unknownId` is "204", a request whose
-   * Last-Event-ID it cannot resume gets 204 (EventSource stops) before any stream opens.
+   * Last-Event-ID it cannot resume gets 204 (EventSource stops) before any stream opens. A
+   * SharedChannel may ask Redis first: the response then waits for its answer.
    */
-  resumeFrom?: Channel;
+  resumeFrom?: ResumeSource;
   /**
    * Which other origins' pages may read these streams (CORS): `true` any, an origin or a list
    * of them, or `(origin) => boolean`; `{ origin, credentials: true }` for EventSource's
@@ -40,6 +41,12 @@ export interface WithSseOptions<Req = unknown> {
    * answers anything but a boolean) allows nothing, and its error goes to onError. See cors.ts.
    */
   cors?: CorsOption;
+}
+
+/** A Channel or a SharedChannel, as far as withSse's `resumeFrom` needs it. */
+export interface ResumeSource {
+  readonly unknownId: UnknownIdPolicy;
+  resumes(lastEventId: string | undefined): boolean | Promise<boolean>;
 }
 
 export interface StreamConfig {

@@ -89,10 +89,35 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     if (isClosed(response)) return;
     if (closing) return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
 
+    // 204 tells EventSource to stop: a client this channel cannot resume is not reconnected forever.
+    let resumes: boolean | Promise<boolean>;
+    try {
+      resumes = options.resumeFrom?.unknownId === "204" ? options.resumeFrom.resumes(lastEventId) : true;
+    } catch (error) {
+      if (!(error instanceof InvalidFieldError)) throw error;
+      return reply(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
+    }
+    if (resumes === false) return reply(head, 204, {});
+    if (resumes === true) return open(req, response, headers, lastEventId);
+    resumes.then(
+      (yes) => {
+        if (isClosed(response)) return;
+        if (!yes) return reply(head, 204, {});
+        if (closing) return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
+        open(req, response, headers, lastEventId);
+      },
+      (error: unknown) => {
+        report(onError, error, req);
+        if (!isClosed(response)) reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the resume check failed; retry later\n");
+      },
+    );
+  };
+
+  /** Opens the stream (a slot, or 503 when every one is in use) and runs the handler. */
+  const open = (req: Req, response: AnyResponse, headers: Record<string, string>, lastEventId: string | undefined): void => {
+    const head = response as unknown as HeadResponse;
     let stream: NodeStream | undefined;
     try {
-      // 204 tells EventSource to stop: a client this channel cannot resume is not reconnected forever.
-      if (options.resumeFrom?.unknownId === "204" && !options.resumeFrom.resumes(lastEventId)) return reply(head, 204, {});
       pool ??= new EnginePool(config);
       stream = pool.open(lastEventId, (slot) => new NodeStream(pool!, slot, response as unknown as StreamResponse, lastEventId, policy, req));
     } catch (error) {
