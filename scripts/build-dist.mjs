@@ -23,7 +23,7 @@ const require = createRequire(import.meta.url);
 
 // The ES modules that exports' "require" conditions name; what they import comes along.
 // (browser.js and workerd.js, and the wasi CLI with its top-level await, have no CommonJS form.)
-const CJS_ENTRIES = ["index.js", "host/node/index.js", "host/web/index.js", "host/wasi/index.js", "host/redis/index.js", "bindings/index.js"];
+const CJS_ENTRIES = ["index.js", "host/node/index.js", "host/web/index.js", "host/wasi/index.js", "host/redis/index.js", "host/metrics/index.js", "bindings/index.js"];
 // Relative specifiers of the emitted ESM: `from "./x.js"`, `import "./x.js"`, `import("./x.js")`.
 const RELATIVE_JS = /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']*?)\.js\2/g;
 const META_URL = "__wasm_sse_module_url";

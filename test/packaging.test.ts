@@ -17,7 +17,7 @@ import { env, NODE22, node22 } from "./helpers/node22.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
-const SUBPATHS = ["wasm-sse", "wasm-sse/node", "wasm-sse/web", "wasm-sse/wasi", "wasm-sse/redis", "wasm-sse/engine", "wasm-sse/bindings"];
+const SUBPATHS = ["wasm-sse", "wasm-sse/node", "wasm-sse/web", "wasm-sse/wasi", "wasm-sse/redis", "wasm-sse/metrics", "wasm-sse/engine", "wasm-sse/bindings"];
 
 function run(command: string, args: string[], options: SpawnSyncOptions = {}): string {
   const r = spawnSync(command, args, { cwd: root, encoding: "utf8", timeout: 120_000, env, ...options });
@@ -67,10 +67,11 @@ it("serves every subpath to import and to require() alike, each format one modul
   const out = JSON.parse(run(process.execPath, ["--no-warnings", "--input-type=module", "-e", script]));
   expect(out.cjs).toEqual(out.esm);
   const api = out.esm as Record<string, string[]>;
-  expect(api["wasm-sse/node"]).toEqual(["CancelledError", "Channel", "fastifySse", "initCore", "withSse"]);
-  expect(api["wasm-sse/web"]).toEqual(["CancelledError", "Channel", "initCore", "sseResponse"]);
+  expect(api["wasm-sse/node"]).toEqual(["CancelledError", "Channel", "PROMETHEUS_CONTENT_TYPE", "fastifySse", "initCore", "prometheusText", "withSse"]);
+  expect(api["wasm-sse/web"]).toEqual(["CancelledError", "Channel", "PROMETHEUS_CONTENT_TYPE", "initCore", "prometheusText", "sseResponse", "sseStats"]);
   expect(api["wasm-sse/wasi"]).toEqual(["runSseWasi"]);
   expect(api["wasm-sse/redis"]).toEqual(["BrokerError", "SharedChannel"]);
+  expect(api["wasm-sse/metrics"]).toEqual(["registerOpenTelemetry", "registerPromClient"]);
   expect(api["wasm-sse/engine"]).toContain("Engine");
   expect(api["wasm-sse/engine"]).not.toContain("withSse");
   expect(api["wasm-sse/bindings"]).toEqual(api["wasm-sse/engine"]);
@@ -82,6 +83,7 @@ it("serves every subpath to import and to require() alike, each format one modul
     "wasm-sse/web": ["host/web/index.js", "host/web/index.cjs"],
     "wasm-sse/wasi": ["host/wasi/index.js", "host/wasi/index.cjs"],
     "wasm-sse/redis": ["host/redis/index.js", "host/redis/index.cjs"],
+    "wasm-sse/metrics": ["host/metrics/index.js", "host/metrics/index.cjs"],
     "wasm-sse/engine": ["bindings/index.js", "bindings/index.cjs"],
     "wasm-sse/bindings": ["bindings/index.js", "bindings/index.cjs"],
   });
@@ -104,7 +106,7 @@ it("passes attw with no problem for any entry point and resolution (npx attw --p
     analysis: { entrypoints: Record<string, unknown> };
   };
   expect(Object.values(report.problems)).toEqual([]);
-  expect(Object.keys(report.analysis.entrypoints).sort()).toEqual([".", "./bindings", "./engine", "./node", "./package.json", "./redis", "./wasi", "./web"]);
+  expect(Object.keys(report.analysis.entrypoints).sort()).toEqual([".", "./bindings", "./engine", "./metrics", "./node", "./package.json", "./redis", "./wasi", "./web"]);
 });
 
 describe("the tarball installed in an empty project", () => {

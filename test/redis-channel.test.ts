@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import type { IncomingMessage } from "node:http";
 import { EventSource } from "eventsource";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FrameTooLargeError, InvalidFieldError, JsonValueError } from "../bindings/index.js";
 import { Channel, withSse, type ChannelFilter, type Sse, type WithSseOptions } from "../host/node/index.js";
 import { BrokerError, SharedChannel, type SharedChannelOptions } from "../host/redis/index.js";
@@ -13,24 +13,13 @@ import { reader, until, type Item } from "./helpers/events.js";
 import { serve } from "./helpers/listen.js";
 import { rawGet, type RawClient } from "./helpers/raw.js";
 import { startRedis, type RedisServer } from "./helpers/redis-server.js";
+import { later } from "./helpers/cleanups.js";
 
 const HISTORY = { maxEvents: 1000, maxBytes: 256 * 1024 };
 const PREFIX = "wasm-sse:";
 
-// Everything a test opens is closed after it, newest first, whatever happened.
-const cleanups: Array<() => unknown> = [];
-const later = (cleanup: () => unknown): void => void cleanups.push(cleanup);
 /** `value`, closed after the test by `cleanup`. */
-const own = <T>(value: T, cleanup: (value: T) => unknown): T => (cleanups.push(() => cleanup(value)), value);
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch {
-      // closing what already failed
-    }
-  }
-});
+const own = <T>(value: T, cleanup: (value: T) => unknown): T => (later(() => cleanup(value)), value);
 
 /** One Redis for the tests that neither stop nor restart it; each test has its own stream. */
 let shared: RedisServer;

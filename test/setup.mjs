@@ -3,7 +3,8 @@
 //
 //   - npm packages, when node_modules was never installed (npm ci).
 //   - Debian packages: chromium (the browser tests launch /usr/bin/chromium), redis-server (the
-//     shared-channel tests start their own on a free loopback port), gcc (pywasm3 builds
+//     shared-channel tests start their own on a free loopback port), prometheus (promtool checks
+//     the metrics; a test scrapes the demo with a Prometheus server of its own), gcc (pywasm3 builds
 //     from its sdist; test/hosts/test_embed_c.py compiles the C host), and, when python3 is
 //     Debian's, python3-venv and python3-dev; gcc-arm-none-eabi, libnewlib-arm-none-eabi and
 //     qemu-system-arm (test/hosts/test_mcu.py builds Cortex-M firmware and runs it in QEMU).
@@ -94,6 +95,7 @@ const apt = new Set();
 const problems = [];
 if (!hostsOnly && !existsSync(CHROMIUM)) apt.add("chromium");
 if (!hostsOnly && !onPath("redis-server")) apt.add("redis-server");
+if (!hostsOnly && !onPath("promtool")) apt.add("prometheus");
 if (!onPath("gcc")) apt.add("gcc");
 if (!onPath("arm-none-eabi-gcc")) apt.add("gcc-arm-none-eabi");
 if (!existsSync(NEWLIB)) apt.add("libnewlib-arm-none-eabi");

@@ -30,13 +30,13 @@ export interface Subscriber {
   readonly lastEventId: string | undefined;
   /** A replay must fit what the stream may hold for its client. */
   readonly maxBufferedBytes: number;
-  /** A frame for this subscriber alone (a retry, a replayed event, a reset). */
-  deliver(frame: Uint8Array): void;
-  /** Frame `index` of this turn's batch, shared by every subscriber. */
-  share(batch: Batch, index: number, length: number): void;
+  /** A frame for this subscriber alone (a retry, a replayed event, a reset); false if it did not fit (the stream was cut). */
+  deliver(frame: Uint8Array): boolean;
+  /** Frame `index` of this turn's batch, shared by every subscriber; false if it did not fit (the stream was cut). */
+  share(batch: Batch, index: number, length: number): boolean;
   onEnd(listener: EndListener): void;
-  /** Ends the stream after `last` (a frame), its handler cancelled with `reason`. */
-  shutdown(last: Uint8Array | undefined, reason?: string): void;
+  /** Ends the stream after `last` (a frame), its handler cancelled (a shared channel's Redis unreachable). */
+  shutdown(last: Uint8Array | undefined, cause: "broker_unavailable"): void;
 }
 
 /**
@@ -91,6 +91,22 @@ export interface ChannelOptions {
 
 const POLICIES: readonly UnknownIdPolicy[] = ["all", "reset", "204"];
 
+/** A snapshot of what a channel did (Channel.stats()). */
+export interface ChannelStats {
+  subscribers: number;
+  /** Events sent (each framed once), and their bytes. */
+  events: number;
+  bytesFramed: number;
+  /** Event frames queued for subscribers, live and replayed. */
+  deliveries: number;
+  /** Subscribers that resumed from the history, and the events replayed to them. */
+  resumes: number;
+  replayedEvents: number;
+  /** Subscribers whose Last-Event-ID could not be resumed, by the answer they got ("204" is counted by withSse as a refusal). */
+  unknownIds: { reset: number; all: number };
+  historySize: number;
+}
+
 export class Channel {
   readonly unknownId: UnknownIdPolicy;
   private readonly subscribers = new Map<Subscriber, ChannelFilter | undefined>();
@@ -108,6 +124,7 @@ export class Channel {
   /** This turn's frames; dropped at the turn's flush. */
   private batch: Batch | undefined;
   private readonly endOfTurn: Flushable = { flushScheduled: false, flush: () => (this.batch = undefined) };
+  private readonly counts = { events: 0, bytesFramed: 0, deliveries: 0, resumes: 0, replayedEvents: 0, reset: 0, all: 0 };
   /** Told when a subscriber's stream ends: it leaves. */
   private readonly leaver: EndListener = { streamEnded: (stream) => void this.subscribers.delete(stream) };
 
@@ -142,6 +159,21 @@ export class Channel {
    */
   get lastId(): string | undefined {
     return this.newestId;
+  }
+
+  /** A snapshot of what this channel did: synchronous, nothing allocated per subscriber. */
+  stats(): ChannelStats {
+    const c = this.counts;
+    return {
+      subscribers: this.subscribers.size,
+      events: c.events,
+      bytesFramed: c.bytesFramed,
+      deliveries: c.deliveries,
+      resumes: c.resumes,
+      replayedEvents: c.replayedEvents,
+      unknownIds: { reset: c.reset, all: c.all },
+      historySize: this.historySize,
+    };
   }
 
   /** Events in the history now. */
@@ -207,6 +239,8 @@ export class Channel {
       this.log!.push(data, o);
     }
     const frame = this.core(() => this.engine.drain(this.conn));
+    this.counts.events++;
+    this.counts.bytesFramed += frame.length;
     // The frame joins this turn's batch only once a subscriber takes it: where the end-of-turn
     // reset can be lost (workerd drops a request's timers when it is over), a batch then grows
     // only by frames some open stream holds, which its own flush seals.
@@ -229,9 +263,9 @@ export class Channel {
         }
         index = batch.add(frame);
       }
-      stream.share(batch, index, frame.length);
-      delivered++;
+      if (stream.share(batch, index, frame.length)) delivered++;
     }
+    this.counts.deliveries += delivered;
     if (filterError !== undefined) throw filterError.error;
     return delivered;
   }
@@ -253,12 +287,14 @@ export class Channel {
     const last = stream.lastEventId;
     if (this.history === undefined || last === undefined || last === "" || last === this.newestId) return undefined;
     const after = this.core(() => this.engine.framesAfter(last));
-    if (after !== undefined) return this.replay(stream, filter, after);
-    return this.unknown(stream, filter, last);
+    if (after === undefined) return this.unknown(stream, filter, last);
+    this.counts.resumes++;
+    return this.replay(stream, filter, after);
   }
 
   /** What a subscriber whose Last-Event-ID is not in the history gets: every kept event, or a reset. */
   private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string): { error: unknown } | undefined {
+    this.counts[this.unknownId === "all" ? "all" : "reset"]++;
     if (this.unknownId === "all") return this.history === undefined ? undefined : this.replay(stream, filter, this.core(() => this.engine.framesFrom(0)));
     stream.deliver(this.resetFrame(last));
     return undefined;
@@ -279,7 +315,9 @@ export class Channel {
           return;
         }
       }
-      stream.deliver(frame);
+      if (!stream.deliver(frame)) return;
+      this.counts.replayedEvents++;
+      this.counts.deliveries++;
     });
     return filterError;
   }

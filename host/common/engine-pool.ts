@@ -40,6 +40,8 @@ export interface Occupant {
   engineFailed(): void;
   /** Reports a trap (once per failed engine): this occupant's call met it, or it ended with it. */
   faulted(error: WebAssembly.RuntimeError): void;
+  /** Bytes it holds for its client now (for stats). */
+  readonly bytesBuffered: number;
 }
 
 interface Member {
@@ -72,6 +74,18 @@ export class EnginePool {
     let open = 0;
     for (const m of this.members) open += m.occupants.size;
     return open;
+  }
+
+  /** Engines (core instances) now. */
+  get engines(): number {
+    return this.members.length;
+  }
+
+  /** What the occupants hold for their clients now: a walk over them, nothing allocated. */
+  get bytesBuffered(): number {
+    let bytes = 0;
+    for (const m of this.members) for (const occupant of m.occupants.values()) bytes += occupant.bytesBuffered;
+    return bytes;
   }
 
   /**

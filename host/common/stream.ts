@@ -43,6 +43,7 @@ import { scheduleFlush } from "./flush-queue.js";
 import { Sleeps } from "./sleep.js";
 import { waitingCost, type Progress, type StallWatch, type Stallable } from "./slow-clients.js";
 import { streamEnded } from "./stream-ended.js";
+import type { EndCause, StreamCounters } from "./stream-stats.js";
 
 /** What the streams of one listener (or one sseResponse call) share. */
 export interface StreamPolicy {
@@ -54,7 +55,23 @@ export interface StreamPolicy {
   readonly stalls: StallWatch | undefined;
   /** A core trap this stream met, or one that ended it: told once per failed engine. */
   fault(error: WebAssembly.RuntimeError, stream: SseStream): void;
+  /** What these streams did, for stats(). */
+  readonly counters: StreamCounters;
+  /** Told as a stream ends (diagnostics_channel on Node); none by default. */
+  readonly observer?: StreamObserver;
 }
+
+export interface StreamObserver {
+  ended(stream: SseStream, cause: EndCause, reason: CancelledError | undefined): void;
+}
+
+/** The message a stream's CancelledError carries for each way the host ends it. */
+const ENDED_BY: Partial<Record<EndCause, string>> = {
+  server_closing: "the server is closing",
+  broker_unavailable: "the channel's Redis is unreachable",
+  core_trap: "the event-stream engine failed",
+  stalled: "the client took no bytes for stallTimeoutMs",
+};
 
 /** Told synchronously when a stream ends, whoever ended it: a channel it subscribed to. */
 export interface EndListener {
@@ -84,6 +101,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   private state: State = "open";
   /** Why the stream was cancelled (client gone, dropped, server closing, core trapped); undefined if it was not. */
   private reason: CancelledError | undefined;
+  private cause: EndCause = "returned";
   private controller: AbortController | undefined;
   private sleeps: Sleeps | undefined;
   private waiters: Waiter[] | undefined;
@@ -118,6 +136,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     this.engine = slot.engine; // copied, not kept: one object less per stream
     this.conn = slot.conn;
     this.lastEventId = lastEventId;
+    policy.counters.opened++;
   }
 
   /**
@@ -200,6 +219,11 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
+      const counters = this.policy.counters;
+      counters.bytesWritten += chunk.length;
+      // What the output holds now, read afresh: the cached figure may still count bytes the client took long ago.
+      const held = chunk.length + this.outputHeld();
+      if (held > counters.bufferedPeak) counters.bufferedPeak = held;
       // Not bounded here: what `queued` holds was admitted against the bound (holds()), and the
       // core's bytes are awaited sends, which never count; the output is written only while it
       // has room.
@@ -210,33 +234,36 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   /** A frame (shared, never modified) for this stream, after what it already framed. */
-  deliver(frame: Uint8Array): void {
-    if (!this.admit(frame.length)) return;
+  deliver(frame: Uint8Array): boolean {
+    if (!this.admit(frame.length)) return false;
     this.queuedShared = true;
     this.enqueue(frame);
     this.run = undefined;
     this.queuedBytes += frame.length;
+    return true;
   }
 
   /** Frame `index` (of `length` bytes) of a channel's batch for this turn. */
-  share(batch: Batch, index: number, length: number): void {
-    if (!this.admit(length)) return;
+  share(batch: Batch, index: number, length: number): boolean {
+    if (!this.admit(length)) return false;
     this.queuedShared = true;
     const run = this.run;
     if (run !== undefined && run.batch === batch && run.to === index) run.to++;
     else this.enqueue((this.run = new Segment(batch, index, index + 1)));
     this.queuedBytes += length;
+    return true;
   }
 
   /** The keep-alive comment the core just framed needs writing. */
   keepAliveDue(): void {
+    this.policy.counters.keepAlives++;
     this.framed = true;
     this.flushSoon();
   }
 
   /** The stall watch saw no bytes taken for a whole window. */
   stalled(): void {
-    this.disconnect(new CancelledError("the client took no bytes for stallTimeoutMs"));
+    this.disconnect("stalled");
   }
 
   faulted(error: WebAssembly.RuntimeError): void {
@@ -255,21 +282,21 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   engineFailed(): void {
     if (this.state === "done") return;
     const copied = this.queued === undefined ? undefined : this.joinQueued();
-    this.cancel(new CancelledError("the event-stream engine failed"));
-    this.finish(copied);
+    this.cancel("core_trap");
+    this.finishWith(copied);
   }
 
   /**
    * The server is closing (or a shared channel cannot serve the stream): `last` (a frame) goes
    * after everything pending, the handler is cancelled so its cleanup runs, and the response ends.
    */
-  shutdown(last: Uint8Array | undefined, reason = "the server is closing"): void {
+  shutdown(last: Uint8Array | undefined, cause: "server_closing" | "broker_unavailable" = "server_closing"): void {
     if (this.state !== "done" && last !== undefined) this.deliver(last);
     if (this.state === "done") return;
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
-    this.cancel(new CancelledError(reason));
-    this.finish(chunk);
+    this.cancel(cause);
+    this.finishWith(chunk);
   }
 
   /** The handler is over: send what was accepted (and what waits), then end the response. */
@@ -282,8 +309,23 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     if (this.cancelled) return; // the core trapped
     this.state = "done";
     this.pool.close(this);
-    this.finish(chunk);
+    this.finishWith(chunk);
     this.ended();
+  }
+
+  /** Bytes this stream holds for its client now: queued, waiting, and in its output (for stats). */
+  get bytesBuffered(): number {
+    return this.state === "done" ? 0 : this.queuedBytes + this.waitingBytes + this.outputHeld();
+  }
+
+  private finishWith(chunk: Uint8Array | undefined): void {
+    if (chunk !== undefined) {
+      const counters = this.policy.counters;
+      counters.bytesWritten += chunk.length;
+      const held = chunk.length + this.outputHeld();
+      if (held > counters.bufferedPeak) counters.bufferedPeak = held;
+    }
+    this.finish(chunk);
   }
 
   /** Whether events can still be sent (the handler runs and the client is there). */
@@ -310,13 +352,14 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** The client is gone (the connection closed, the reader cancelled): the handler is cancelled. */
   protected gone(): void {
     this.policy.stalls?.unblock(this);
-    this.cancel();
+    this.cancel("client_gone");
   }
 
   /** Cuts the client (its handler may have returned already: then only the connection goes). */
-  protected disconnect(reason: CancelledError): void {
-    this.cancel(reason);
-    this.drop(reason);
+  protected disconnect(cause: "buffer_full" | "stalled" | "server_closing"): void {
+    this.cancel(cause);
+    // A stream that already ended (its handler returned) has no reason, but its connection must still go.
+    this.drop(this.reason ?? new CancelledError(ENDED_BY[cause]));
   }
 
   /**
@@ -385,17 +428,22 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
       throw this.trapped(error);
     }
     if (typeof framed !== "number") return framed;
+    this.policy.counters.events++;
     this.framedNow();
     return undefined;
   }
 
   /** Frames a held event if the core has room now; 0 if it has none. */
   private sendHeld(held: HeldEvent): number {
-    return this.framing((engine, conn) => engine.sendHeld(conn, held));
+    const n = this.framing((engine, conn) => engine.sendHeld(conn, held));
+    if (n > 0) this.policy.counters.events++;
+    return n;
   }
 
   private tryComment(text: string): number {
-    return this.framing((engine, conn) => engine.tryComment(conn, text));
+    const n = this.framing((engine, conn) => engine.tryComment(conn, text));
+    if (n > 0) this.policy.counters.comments++;
+    return n;
   }
 
   /** Bytes `call` framed, 0 if the core has no room now; a trap cancels the stream and throws its reason. */
@@ -466,7 +514,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     const max = this.policy.maxBufferedBytes;
     // The cached figure only errs high (the output drains in the background): look again before dropping.
     if (this.buffered + after > max && (this.buffered = this.outputHeld()) + after > max) {
-      this.disconnect(this.tooSlow());
+      this.disconnect("buffer_full");
       return false;
     }
     return true;
@@ -519,10 +567,6 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     );
   }
 
-  private tooSlow(): CancelledError {
-    return new CancelledError(`the client fell more than ${this.policy.boundName} behind`);
-  }
-
   private becameFull(): void {
     this.full = true;
     this.policy.stalls?.block(this);
@@ -530,9 +574,11 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   /** The client is gone (or the server or core ended the stream): free the slot, wake every waiting call with CancelledError. */
-  private cancel(error = new CancelledError()): void {
+  private cancel(cause: EndCause): void {
     if (this.state === "done") return;
+    const error = new CancelledError(cause === "buffer_full" ? `the client fell more than ${this.policy.boundName} behind` : ENDED_BY[cause]);
     this.state = "done";
+    this.cause = cause;
     this.reason = error;
     this.pool.close(this);
     this.queued = undefined;
@@ -552,6 +598,8 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   private ended(): void {
+    this.policy.counters.ended[this.cause]++;
+    this.policy.observer?.ended(this, this.cause, this.reason);
     this.controller?.abort(this.reason ?? streamEnded());
     this.resolveClosed?.();
     const listeners = this.endListeners;

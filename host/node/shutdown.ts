@@ -3,7 +3,6 @@
 // runs, and its response ends. A client that does not read its last bytes cannot hold the
 // shutdown up: at the deadline its connection is destroyed.
 import { Engine } from "../../bindings/index.js";
-import { CancelledError } from "../common/cancelled-error.js";
 import { coreInstance } from "../common/core-module.js";
 import type { NodeStream } from "./stream.js";
 
@@ -44,7 +43,7 @@ export async function shutdown(streams: ReadonlyMap<NodeStream, Promise<void>>, 
     const over = Promise.all([response, handler]).then(() => "done" as const);
     if ((await Promise.race([over, timeUp])) === "done" || responded) return; // a handler past its deadline is not waited for
     destroyed++;
-    stream.destroy(new CancelledError("the server is closing"));
+    stream.destroy();
     await stream.responseClosed;
   });
   await Promise.all(ending);

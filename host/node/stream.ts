@@ -7,7 +7,6 @@
 //   closes, so a client that never takes its last bytes does not keep the connection.
 // - Under compression() (once a proxy stripped no-transform), gzip would hold every event until
 //   the end: each write is followed by the compressor's flush.
-import type { CancelledError } from "../common/cancelled-error.js";
 import type { EnginePool, Slot } from "../common/engine-pool.js";
 import type { Progress } from "../common/slow-clients.js";
 import { SseStream, type StreamPolicy } from "../common/stream.js";
@@ -55,8 +54,8 @@ export class NodeStream extends SseStream {
   }
 
   /** Ends the connection at once: a shutdown's time is up. */
-  destroy(reason: CancelledError): void {
-    this.disconnect(reason);
+  destroy(): void {
+    this.disconnect("server_closing");
   }
 
   /** While nothing is written (Node needs 'drain'): what Node and libuv still hold. */

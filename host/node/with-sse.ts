@@ -20,6 +20,8 @@ import { resolveOptions, type WithSseOptions } from "./options.js";
 import { RunningHandlers } from "./running-handlers.js";
 import { lastFrame, shutdown, type CloseOptions, type CloseReport } from "./shutdown.js";
 import { NodeStream, type StreamResponse } from "./stream.js";
+import { StreamCounters, streamStats, type StreamStats } from "../common/stream-stats.js";
+import { diagnostics, opened } from "./diagnostics.js";
 
 /** The parts of a request withSse reads; node:http's, node:http2's and Express's all fit. */
 export interface RequestLike {
@@ -48,6 +50,8 @@ export interface SseListener<Req> {
    * rejects with its typed error, and nothing changes.
    */
   close(options?: CloseOptions): Promise<CloseReport>;
+  /** A snapshot of this listener's streams and refusals: synchronous, nothing allocated per stream. */
+  stats(): StreamStats;
 }
 
 interface HeadResponse {
@@ -73,21 +77,28 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     boundName: "maxBufferedBytes",
     stalls: stallWatch(config.stallTimeoutMs),
     fault: (error, stream) => report(onError, error, (stream as NodeStream).request as Req),
+    counters: new StreamCounters(),
+    observer: diagnostics,
+  };
+  /** A refusal: counted, then answered. */
+  const refuse = (head: HeadResponse, status: number, headers: Readonly<Record<string, string>>, message?: string): void => {
+    policy.counters.refuse(status);
+    reply(head, status, headers, message);
   };
 
   const listener = (req: Req, response: AnyResponse): void => {
     const head = response as unknown as HeadResponse;
     if (cors !== undefined && answerCors(cors, req, head, (error) => report(onError, error, req))) return;
     const refused = refusal(req.method, header(req, "accept"));
-    if (refused !== undefined) return reply(head, refused.status, refused.headers, refused.message);
+    if (refused !== undefined) return refuse(head, refused.status, refused.headers, refused.message);
     const resumed = lastEventIdOf(header(req, "last-event-id"), req.url);
-    if ("refused" in resumed) return reply(head, 400, {}, `Last-Event-ID refused: ${resumed.refused}\n`);
+    if ("refused" in resumed) return refuse(head, 400, {}, `Last-Event-ID refused: ${resumed.refused}\n`);
     const lastEventId = resumed.id;
     const headers = streamHeaders(req);
     if (req.method === "HEAD") return reply(head, 200, headers);
     // Middleware before us may have awaited past the client's exit: 'close' already fired.
     if (isClosed(response)) return;
-    if (closing) return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
+    if (closing) return refuse(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
 
     // 204 tells EventSource to stop: a client this channel cannot resume is not reconnected forever.
     let resumes: boolean | Promise<boolean>;
@@ -95,20 +106,20 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
       resumes = options.resumeFrom?.unknownId === "204" ? options.resumeFrom.resumes(lastEventId) : true;
     } catch (error) {
       if (!(error instanceof InvalidFieldError)) throw error;
-      return reply(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
+      return refuse(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
     }
-    if (resumes === false) return reply(head, 204, {});
+    if (resumes === false) return refuse(head, 204, {});
     if (resumes === true) return open(req, response, headers, lastEventId);
     resumes.then(
       (yes) => {
         if (isClosed(response)) return;
-        if (!yes) return reply(head, 204, {});
-        if (closing) return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
+        if (!yes) return refuse(head, 204, {});
+        if (closing) return refuse(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the server is shutting down\n");
         open(req, response, headers, lastEventId);
       },
       (error: unknown) => {
         report(onError, error, req);
-        if (!isClosed(response)) reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the resume check failed; retry later\n");
+        if (!isClosed(response)) refuse(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "the resume check failed; retry later\n");
       },
     );
   };
@@ -122,13 +133,14 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
       stream = pool.open(lastEventId, (slot) => new NodeStream(pool!, slot, response as unknown as StreamResponse, lastEventId, policy, req));
     } catch (error) {
       if (!(error instanceof InvalidFieldError)) throw error;
-      return reply(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
+      return refuse(head, 400, {}, `Last-Event-ID refused: ${error.message}\n`);
     }
     if (stream === undefined) {
-      return reply(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "every event-stream connection is in use; retry later\n");
+      return refuse(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "every event-stream connection is in use; retry later\n");
     }
     head.writeHead(200, headers);
     head.flushHeaders();
+    opened(stream);
     running.add(stream);
     run(handler, req, stream, finish);
   };
@@ -148,7 +160,9 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     return shutdown(running.withEnds(), last, timeoutMs);
   };
   Object.defineProperty(listener, "openConnections", { get: () => pool?.openConnections ?? 0 });
-  return Object.assign(listener, { close }) as SseListener<Req>;
+  const stats = (): StreamStats =>
+    streamStats(policy.counters, { bytesBuffered: pool?.bytesBuffered ?? 0, engines: pool?.engines ?? 0, slotsInUse: pool?.openConnections ?? 0 });
+  return Object.assign(listener, { close, stats }) as SseListener<Req>;
 }
 
 /**

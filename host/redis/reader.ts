@@ -31,6 +31,10 @@ const MAX_BACKOFF_MS = 2000;
 export class LogReader {
   /** Whether the last read succeeded. */
   isUp = true;
+  /** Reads that returned, recoveries after a failure, and how old the newest entry was when read (ms, from its id). */
+  reads = 0;
+  recoveries = 0;
+  lagMs = 0;
   private stopped = false;
   private wake: (() => void) | undefined;
   /** A read of this many resumable entries may follow a trim past this reader. */
@@ -68,6 +72,8 @@ export class LogReader {
         if (this.stopped) return;
         this.markUp();
         failures = 0;
+        this.reads++;
+        if (got.main.length > 0) this.lagMs = Math.max(0, Date.now() - Number(String(got.main[got.main.length - 1]![0]).split("-")[0]));
         if (!checked && got.main.length >= this.suspectAt) {
           checked = true;
           continue; // read again, checked
@@ -96,6 +102,7 @@ export class LogReader {
   private markUp(): void {
     if (this.isUp || this.stopped) return;
     this.isUp = true;
+    this.recoveries++;
     this.on.up();
   }
 

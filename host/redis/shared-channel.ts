@@ -12,7 +12,7 @@
 // Nothing is delivered that the log did not accept: a send is only framed for subscribers when
 // a reader reads it back, on the publisher's process too.
 import type { SendOptions } from "../../bindings/index.js";
-import { Channel, feedOf, type ChannelFilter, type ChannelOptions, type LocalFeed, type Subscriber, type UnknownIdPolicy } from "../common/channel.js";
+import { Channel, feedOf, type ChannelFilter, type ChannelStats, type ChannelOptions, type LocalFeed, type Subscriber, type UnknownIdPolicy } from "../common/channel.js";
 import { checkRange } from "../common/check-range.js";
 import { logError, report } from "../common/report.js";
 import type { Sse } from "../common/sse.js";
@@ -54,6 +54,23 @@ export interface SharedChannelOptions extends ChannelOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Channel.stats() with what the Redis side did. */
+export interface SharedChannelStats extends ChannelStats {
+  broker: {
+    /** Whether the reader's last call to Redis succeeded. */
+    connected: boolean;
+    /** Redis commands sent, XREAD calls that returned, sends Redis refused or never answered. */
+    commands: number;
+    reads: number;
+    failedSends: number;
+    /** Times the reader came back after Redis failed, and times it found events lost or trimmed past it. */
+    recoveries: number;
+    gaps: number;
+    /** How old the newest event was when the reader read it (ms, from its entry id): the reader's lag. */
+    readerLagMs: number;
+  };
+}
+
 /** A subscriber whose replay is being read from Redis: the live events meanwhile wait here. */
 interface Joiner {
   readonly stream: Subscriber;
@@ -77,6 +94,7 @@ export class SharedChannel {
   private readonly replayLimit: number;
   private readonly onError: (error: unknown) => void;
   private readonly outageFrame: Uint8Array;
+  private readonly counts = { resumes: 0, replayedEvents: 0, reset: 0, failedSends: 0, gaps: 0 };
   /** The id of the newest resumable event this process delivered. */
   private newestId: string | undefined;
 
@@ -146,6 +164,29 @@ export class SharedChannel {
   /** Events in this process's history. */
   get historySize(): number {
     return this.local.historySize;
+  }
+
+  /** A snapshot: the local channel's (its events are those read from Redis) and the Redis side's. */
+  stats(): SharedChannelStats {
+    const local = this.local.stats();
+    const c = this.counts;
+    return {
+      ...local,
+      subscribers: this.size,
+      resumes: local.resumes + c.resumes,
+      replayedEvents: local.replayedEvents + c.replayedEvents,
+      deliveries: local.deliveries + c.replayedEvents,
+      unknownIds: { reset: local.unknownIds.reset + c.reset, all: local.unknownIds.all },
+      broker: {
+        connected: this.reader.isUp,
+        commands: this.log.commands,
+        reads: this.reader.reads,
+        failedSends: c.failedSends,
+        recoveries: this.reader.recoveries,
+        gaps: c.gaps,
+        readerLagMs: this.reader.lagMs,
+      },
+    };
   }
 
   /** Whether the reader's last call to Redis succeeded. */
@@ -218,7 +259,13 @@ export class SharedChannel {
     const transient = o.record === false;
     const framing: SendOptions = { event: o.event, retry: o.retry, ...(transient ? {} : { id: LONGEST_ID }) };
     const frame = this.feed.frame(data, framing);
-    const id = await this.log.append(fieldsOf(data, o, frame), transient);
+    let id: string;
+    try {
+      id = await this.log.append(fieldsOf(data, o, frame), transient);
+    } catch (error) {
+      this.counts.failedSends++;
+      throw error;
+    }
     return transient ? undefined : id;
   }
 
@@ -266,7 +313,10 @@ export class SharedChannel {
       for (const entry of held) if (compareIds(entry.id, upTo) > 0) entries.push(entry);
       const replay = this.replayOf(entries, filter, stream.maxBufferedBytes);
       if (replay !== undefined) {
-        for (const frame of replay.frames) stream.deliver(frame);
+        let replayed = 0;
+        for (const frame of replay.frames) if (stream.deliver(frame)) replayed++;
+        this.counts.resumes++;
+        this.counts.replayedEvents += replayed;
         filterError = replay.filterError;
       } else entries = undefined;
     }
@@ -281,6 +331,7 @@ export class SharedChannel {
    */
   private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string): { error: unknown } | undefined {
     if (this.unknownId === "all") return this.feed.unknown(stream, filter, last);
+    this.counts.reset++;
     stream.deliver(this.feed.frame({ lastEventId: last }, this.newestId === undefined ? { event: "reset" } : { event: "reset", id: this.newestId }));
     return undefined;
   }
@@ -345,6 +396,7 @@ export class SharedChannel {
 
   /** Redis no longer holds the last event read here: the history is dropped and every subscriber gets the unknownId answer. */
   private lostPlace(lastRead: string): void {
+    this.counts.gaps++;
     this.feed.forget();
     this.newestId = undefined;
     this.feed.unknownAll(lastRead);
@@ -354,6 +406,6 @@ export class SharedChannel {
 
   /** A client this process cannot serve while Redis is unreachable: a retry, then the end (EventSource reconnects). */
   private refuse(stream: Subscriber): void {
-    stream.shutdown(this.outageFrame, "the channel's Redis is unreachable");
+    stream.shutdown(this.outageFrame, "broker_unavailable");
   }
 }

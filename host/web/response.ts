@@ -42,6 +42,7 @@ import { handleOf, type Sse } from "../common/sse.js";
 import { SseStream, type StreamPolicy } from "../common/stream.js";
 import { MAX_DELAY_MS } from "../common/long-timer.js";
 import { afterTurn } from "../common/turn.js";
+import { StreamCounters, streamStats, type StreamStats } from "../common/stream-stats.js";
 
 /** The `sse` object a Response handler receives: withSse's, the same API. */
 export type WebSse = Sse;
@@ -79,9 +80,28 @@ export function sseResponse(request: Request, handler: (sse: WebSse) => unknown,
   return response;
 }
 
+/** What every sseResponse stream did, for sseStats(). */
+const counters = new StreamCounters();
+
+/** A snapshot of every sseResponse stream in this process (or isolate): synchronous, nothing allocated per stream. */
+export function sseStats(): StreamStats {
+  let bytesBuffered = 0;
+  let engines = 0;
+  let slotsInUse = 0;
+  for (const pool of pools.values()) {
+    bytesBuffered += pool.bytesBuffered;
+    engines += pool.engines;
+    slotsInUse += pool.openConnections;
+  }
+  return streamStats(counters, { bytesBuffered, engines, slotsInUse });
+}
+
 function respond(request: Request, handler: (sse: WebSse) => unknown, options: SseResponseOptions): Response {
   const refused = refusal(request.method, request.headers.get("accept") ?? undefined);
-  if (refused !== undefined) return new Response(refused.message, { status: refused.status, headers: refused.headers });
+  if (refused !== undefined) {
+    counters.refuse(refused.status);
+    return new Response(refused.message, { status: refused.status, headers: refused.headers });
+  }
   const resumed = lastEventIdOf(request.headers.get("last-event-id") ?? undefined, request.url);
   if ("refused" in resumed) return text(400, `Last-Event-ID refused: ${resumed.refused}\n`);
   if (request.method === "HEAD") return new Response(null, { headers: STREAM_HEADERS });
@@ -98,6 +118,7 @@ function respond(request: Request, handler: (sse: WebSse) => unknown, options: S
     boundName: "highWaterMark",
     stalls: stallWatch(stallTimeoutMs),
     fault: (error) => report(options.onError ?? logError, error),
+    counters,
   };
   const pool = poolFor(maxEventBytes, keepAliveMs);
   const periods = [keepAliveMs, stallTimeoutMs].filter((ms) => ms > 0);
@@ -279,6 +300,8 @@ class BodyStream extends SseStream {
   }
 }
 
+/** A refusal in plain text (counted). */
 function text(status: number, message: string, headers: Record<string, string> = {}): Response {
+  counters.refuse(status);
   return new Response(message, { status, headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } });
 }

@@ -1,10 +1,11 @@
 // A real redis-server for the shared-channel tests: 127.0.0.1 only, free ports, its own temporary
 // directory (data, log, certificates), never outliving the test process.
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { disownDir, ownDir, spawnOwned } from "./owned-processes.js";
 
 export interface RedisOptions {
   /** The default user's password (requirepass). */
@@ -48,16 +49,7 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-// Killed with this process: the exit hook covers a normal exit; setpriv's parent-death signal
-// (kept across exec, so the pid stays redis-server's own) covers a killed one, as vitest ends
-// its forks with SIGTERM. The directories of dead test processes are removed by the next one.
-const live = new Set<ChildProcess>();
-const dirs = new Set<string>();
-process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+// The directories of test processes that were killed (their exit hook never ran) go now.
 const PREFIX = "wasm-sse-redis-";
 for (const name of readdirSync(tmpdir())) {
   const owner = name.startsWith(PREFIX) ? Number(name.slice(PREFIX.length).split("-")[0]) : NaN;
@@ -82,7 +74,7 @@ export async function startRedis(o: RedisOptions = {}): Promise<RedisServer> {
     if (s !== undefined && (s === "" || s.startsWith("--") || /\s/.test(s))) throw new TypeError(`unusable credential ${JSON.stringify(s)}`);
   }
   const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
-  dirs.add(dir);
+  ownDir(dir);
   try {
     const ca = o.tls ? makeCerts(dir) : undefined;
     // A free port can be taken between its probe and redis binding it: then new ports.
@@ -94,7 +86,7 @@ export async function startRedis(o: RedisOptions = {}): Promise<RedisServer> {
     }
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
-    dirs.delete(dir);
+    disownDir(dir);
     throw error;
   }
 }
@@ -136,16 +128,13 @@ class Redis implements RedisServer {
     const logFrom = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
     this.#stderr = "";
     this.#paused = false;
-    const [command, args] = SETPRIV ? [SETPRIV, ["--pdeathsig", "KILL", "redis-server", ...this.#args]] : ["redis-server", this.#args];
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawnOwned("redis-server", this.#args, { stdio: ["ignore", "ignore", "pipe"] });
     let exited = false;
     this.#child = child;
-    live.add(child);
-    this.#exited = new Promise<void>((resolve) => {
+      this.#exited = new Promise<void>((resolve) => {
       const done = () => {
         exited = true;
-        live.delete(child);
-        resolve();
+            resolve();
       };
       child.once("exit", done);
       child.once("error", (error) => {
@@ -212,7 +201,7 @@ class Redis implements RedisServer {
   async stop(): Promise<void> {
     await this.#terminate();
     rmSync(this.dir, { recursive: true, force: true });
-    dirs.delete(this.dir);
+    disownDir(this.dir);
   }
 
   /** SIGTERM (a stopped process only gets it once continued), SIGKILL after 2 s. */
