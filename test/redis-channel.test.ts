@@ -871,6 +871,26 @@ function child(url: string, stream: string, mode: "close" | "keep", graceMs: num
   });
 }
 
+describe("a client that goes while its replay is read from Redis", () => {
+  it("leaves at once: the channel's size drops, and nothing is joined when the read returns", async () => {
+    const redis = own(await startRedis(), (r) => r.stop());
+    const a = await node(redis, "events");
+    const first = (await a.ch.send("first"))!;
+    await a.ch.send("second");
+    const b = await node(redis, "events"); // connected after both: its history holds neither
+    redis.pause();
+    later(() => redis.resume());
+    const c = await open(b.url, { "Last-Event-ID": first });
+    await until(() => b.ch.size === 1, 2000, "the joining subscriber");
+    await c.close();
+    await until(() => b.ch.size === 0, 2000, "the subscriber to leave while Redis is paused");
+    redis.resume();
+    const third = await b.ch.send("third");
+    await until(() => b.ch.lastId === third, 5000, "the reader after SIGCONT");
+    expect(b.ch.size).toBe(0);
+  });
+});
+
 describe("Redis paused longer than commandTimeoutMs", () => {
   it("rejects a send with BrokerError after the timeout, keeps streams up, and recovers with the event at most once", async () => {
     const redis = own(await startRedis(), (r) => r.stop());

@@ -227,9 +227,12 @@ export class SharedChannel {
     }
     const joiner: Joiner = { stream, filter, held: [], left: false };
     this.joining.add(joiner);
+    // A client gone while its replay is read holds nothing (and counts in no size) meanwhile.
+    stream.onEnd({ streamEnded: () => void this.joining.delete(joiner) });
     void this.resumeFromLog(last!, joiner);
     return () => {
       joiner.left = true;
+      this.joining.delete(joiner);
       joiner.unsubscribe?.();
     };
   }
