@@ -922,6 +922,29 @@ describe("Redis paused longer than commandTimeoutMs", () => {
   });
 });
 
+describe("many channels in one process", () => {
+  it("share two Redis connections and one blocking read; a channel connected while the read waits gets its events at once", async () => {
+    const redis = own(await startRedis(), (r) => r.stop());
+    const clients = async () => (await redis.cli("CLIENT", "LIST")).split("\n").filter((l) => !/ name=redis-cli| cmd=client\|list/.test(l) && l.trim() !== "").length;
+    const nodes: Node[] = [];
+    for (let i = 0; i < 5; i++) {
+      nodes.push(await node(redis, `room-${i}`));
+      await sleep(50); // the read in flight is blocked when the next channel connects
+      const c = await open(nodes[i]!.url);
+      await until(() => nodes[i]!.ch.size === 1, 2000, "the subscriber");
+      const started = Date.now();
+      const id = await nodes[i]!.ch.send(`hello ${i}`);
+      await until(() => c.ids().includes(id), 1500, `room ${i}'s event`);
+      expect(Date.now() - started).toBeLessThan(1000); // not the 2 s the blocked read would have waited
+    }
+    expect(await clients()).toBe(2);
+    for (const n of nodes) await n.ch.close();
+    let left = await clients();
+    for (const end = Date.now() + 2000; left > 0 && Date.now() < end; left = await clients()) await sleep(50);
+    expect(left).toBe(0);
+  });
+});
+
 describe("close()", () => {
   it("stops the reader: later sends reject, its streams stay open without new events, and it is idempotent", async () => {
     const stream = streamName();

@@ -1,17 +1,22 @@
-// The one blocking reader of a shared channel in this process: XREAD BLOCK from the last ids it
-// saw, a batch per read, handed over in the log's order. When Redis fails it retries with
-// backoff; back, it first checks that the log still holds the last entry it read (XRANGE id id):
-// if not, Redis lost data (restarted empty, ids went back) or trimmed past this reader, and the
-// channel is told of the gap before it reads on. Only then are further entries handed over.
+// The one blocking reader of this process's shared channels on one Redis server: one XREAD
+// BLOCK for every channel's two streams, from the last ids each saw, a batch per read, handed
+// to each channel in its log's order. A channel that registers while the read waits wakes it
+// (CLIENT UNBLOCK), so the next read includes its streams.
 //
-// A reader that falls behind can be trimmed past without any failure. MAXLEN ~ n keeps at least
-// n entries, so when the last id read is gone at least n entries follow it: a read that returns
-// fewer than min(n, batch) entries cannot have skipped any. One that returns that many is not
-// trusted: it is made again in a transaction with the XRANGE check, and reads stay checked that
-// way until the reader has caught up.
+// When Redis fails the reader retries with backoff; back, it first checks, for each channel,
+// that the log still holds the last entry read (XRANGE id id): if not, Redis lost data
+// (restarted empty, ids went back) or trimmed past this reader, and the channel is told of the
+// gap before it reads on.
+//
+// A channel that falls behind can be trimmed past without any failure. MAXLEN ~ n keeps at
+// least n entries, so when the last id read is gone at least n entries follow it: a read that
+// returns fewer than min(n, batch) of a channel's entries cannot have skipped any. One that
+// returns that many is not trusted: the channel's entries are read again in a transaction with
+// the XRANGE check, and its reads stay checked that way until it has caught up.
 import type { BrokerError } from "./broker-error.js";
+import type { Connection } from "./connection.js";
 import { compareIds } from "./entry-id.js";
-import type { RawEntry, RedisLog } from "./log.js";
+import { entries, streams, type RawEntry, type RedisLog } from "./log.js";
 
 export interface ReaderEvents {
   /** Entries of one read, each stream's in order (resumable ones first). */
@@ -28,106 +33,200 @@ const BATCH = 1000;
 const BLOCK_MS = 2000;
 const MAX_BACKOFF_MS = 2000;
 
-export class LogReader {
-  /** Whether the last read succeeded. */
-  isUp = true;
-  /** Reads that returned, recoveries after a failure, and how old the newest entry was when read (ms, from its id). */
-  reads = 0;
-  recoveries = 0;
+/** One channel's place in the reads. */
+export class Reading {
+  /** How old the newest entry was when read (ms, from its id). */
   lagMs = 0;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  /** A read of this many resumable entries may follow a trim past this reader. */
-  private readonly suspectAt: number;
-  private readonly blockMs: number;
+  /** Its reads are checked (see above). */
+  checked = false;
+  /** A read of this many resumable entries may follow a trim past this channel. */
+  readonly suspectAt: number;
 
   constructor(
-    private readonly log: RedisLog,
+    readonly log: RedisLog,
     /** The last entry id read from each stream ("0-0": from the start). */
-    private main: string,
-    private transient: string,
-    private readonly on: ReaderEvents,
-    /** The stream's MAXLEN (every process's should be the same: the smallest one counts). */
-    maxLen: number,
+    public main: string,
+    public transient: string,
+    readonly on: ReaderEvents,
   ) {
-    this.suspectAt = Math.min(maxLen, BATCH);
-    this.blockMs = Math.max(1, Math.min(BLOCK_MS, Math.floor(log.commandTimeoutMs / 2)));
+    this.suspectAt = Math.min(log.maxLen, BATCH);
   }
 
   /** The id of the last resumable entry read. */
   get lastRead(): string {
     return this.main;
   }
+}
 
-  async run(): Promise<void> {
-    let failures = 0;
-    let checked = false;
-    while (!this.stopped) {
-      try {
-        if (failures > 0) {
-          await this.checkContinuity();
-          this.markUp();
-        }
-        const got: { here?: boolean; main: RawEntry[]; transient: RawEntry[] } = checked ? await this.log.readChecked(this.main, this.transient, BATCH) : await this.log.read(this.main, this.transient, BATCH, this.blockMs);
-        if (this.stopped) return;
-        this.markUp();
-        failures = 0;
-        this.reads++;
-        if (got.main.length > 0) this.lagMs = Math.max(0, Date.now() - Number(String(got.main[got.main.length - 1]![0]).split("-")[0]));
-        if (!checked && got.main.length >= this.suspectAt) {
-          checked = true;
-          continue; // read again, checked
-        }
-        if (got.here === false && this.main !== "0-0") this.lost();
-        checked = got.main.length >= this.suspectAt;
-        if (got.main.length > 0) this.main = String(got.main[got.main.length - 1]![0]);
-        if (got.transient.length > 0) this.transient = String(got.transient[got.transient.length - 1]![0]);
-        if (got.main.length + got.transient.length > 0) this.on.entries(got.main, got.transient);
-      } catch (error) {
-        if (this.stopped) return;
-        if (this.isUp) {
-          this.isUp = false;
-          this.on.down(error as BrokerError);
-        }
-        await this.pause(Math.min(50 * 2 ** failures++, MAX_BACKOFF_MS));
-      }
-    }
+export class HubReader {
+  /** Whether the last read succeeded. */
+  isUp = true;
+  /** Reads that returned, and recoveries after a failure. */
+  reads = 0;
+  /** Commands the reader sent (XREAD, its checks, CLIENT ID and UNBLOCK). */
+  commands = 0;
+  recoveries = 0;
+  private readonly readings = new Set<Reading>();
+  private running = false;
+  private stopped = false;
+  private wakeBackoff: (() => void) | undefined;
+  /** The reader connection's CLIENT ID, for CLIENT UNBLOCK (asked again after a failure: a reconnect changes it). */
+  private clientId: string | undefined;
+  /** Registrations so far, and how many of them the read in flight includes. */
+  private generation = 0;
+  private seen = 0;
+  private readonly blockMs: number;
+
+  constructor(private readonly connection: Connection) {
+    this.blockMs = Math.max(1, Math.min(BLOCK_MS, Math.floor(connection.commandTimeoutMs / 2)));
+  }
+
+  /** Reads `log`'s streams from `main` and `transient` on; events go to `on`. */
+  register(log: RedisLog, main: string, transient: string, on: ReaderEvents): Reading {
+    const reading = new Reading(log, main, transient, on);
+    this.readings.add(reading);
+    const generation = ++this.generation;
+    if (!this.running) {
+      this.running = true;
+      void this.run();
+    } else void this.interrupt(generation);
+    return reading;
+  }
+
+  unregister(reading: Reading): void {
+    this.readings.delete(reading);
   }
 
   stop(): void {
     this.stopped = true;
-    this.wake?.();
+    this.wakeBackoff?.();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped && this.readings.size > 0) {
+      try {
+        if (this.clientId === undefined || failures > 0) this.clientId = String(await this.call(this.connection.readerBytes, ["CLIENT", "ID"]));
+        if (failures > 0) {
+          for (const reading of [...this.readings]) await this.checkContinuity(reading);
+          this.markUp();
+        }
+        const list = [...this.readings];
+        this.seen = this.generation;
+        const checked = list.filter((r) => r.checked);
+        const got = checked.length > 0 ? await this.readChecked(list, checked) : { byKey: await this.read(list), here: undefined };
+        if (this.stopped) return;
+        this.markUp();
+        failures = 0;
+        this.reads++;
+        for (const reading of list) if (this.readings.has(reading)) this.handOver(reading, got.byKey, got.here?.get(reading));
+      } catch (error) {
+        if (this.stopped) return;
+        if (this.isUp) {
+          this.isUp = false;
+          for (const reading of this.readings) reading.on.down(error as BrokerError);
+        }
+        await this.pause(Math.min(50 * 2 ** failures++, MAX_BACKOFF_MS));
+      }
+    }
+    this.running = false;
+  }
+
+  /** One channel's part of a read: handed over, or (a suspect read) left to be read again, checked. */
+  private handOver(reading: Reading, byKey: Map<string, unknown>, here: boolean | undefined): void {
+    // Two channels on one stream share its key in the read, from the place of the one behind.
+    const main = after(entries(byKey.get(reading.log.key)), reading.main);
+    const transient = after(entries(byKey.get(reading.log.transientKey)), reading.transient);
+    if (main.length > 0) reading.lagMs = Math.max(0, Date.now() - Number(String(main[main.length - 1]![0]).split("-")[0]));
+    if (!reading.checked && main.length >= reading.suspectAt) {
+      reading.checked = true;
+      return; // read again, checked: its place has not moved
+    }
+    if (here === false && reading.main !== "0-0") this.lost(reading);
+    reading.checked = main.length >= reading.suspectAt;
+    if (main.length > 0) reading.main = String(main[main.length - 1]![0]);
+    if (transient.length > 0) reading.transient = String(transient[transient.length - 1]![0]);
+    if (main.length + transient.length > 0) reading.on.entries(main, transient);
+  }
+
+  /** XREAD BLOCK on the reader connection: every channel's entries after its places, or none after blockMs. */
+  private async read(list: Reading[]): Promise<Map<string, unknown>> {
+    return streams(await this.call(this.connection.readerBytes, ["XREAD", "COUNT", String(BATCH), "BLOCK", String(this.blockMs), ...streamArgs(list)]));
+  }
+
+  /** read() without blocking, in one transaction with a check, for each checked channel, that its place is still in its stream. */
+  private async readChecked(list: Reading[], checked: Reading[]): Promise<{ byKey: Map<string, unknown>; here: Map<Reading, boolean> }> {
+    this.commands += checked.length + 3;
+    const replies = await this.connection.transaction(this.connection.readerBytes, [
+      ...checked.map((r) => ["XRANGE", r.log.key, r.main, r.main, "COUNT", "1"]),
+      ["XREAD", "COUNT", String(BATCH), ...streamArgs(list)],
+    ]);
+    return { byKey: streams(replies[checked.length]), here: new Map(checked.map((r, i) => [r, entries(replies[i]).length > 0])) };
+  }
+
+  /** Wakes the read in flight (CLIENT UNBLOCK) until the reads include registration `generation`. */
+  private async interrupt(generation: number): Promise<void> {
+    for (let tries = 0; tries < 100 && !this.stopped && this.seen < generation; tries++) {
+      if (this.clientId !== undefined) await this.call(this.connection.client, ["CLIENT", "UNBLOCK", this.clientId]).catch(() => {});
+      if (this.seen >= generation) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  private call(...args: Parameters<Connection["call"]>): Promise<unknown> {
+    this.commands++;
+    return this.connection.call(...args);
   }
 
   private markUp(): void {
     if (this.isUp || this.stopped) return;
     this.isUp = true;
     this.recoveries++;
-    this.on.up();
+    for (const reading of this.readings) reading.on.up();
   }
 
-  private async checkContinuity(): Promise<void> {
-    if (this.main === "0-0") return;
-    const [here, newest] = await Promise.all([this.log.range(this.main, this.main, 1), this.log.newest(this.log.key)]);
+  private async checkContinuity(reading: Reading): Promise<void> {
+    if (reading.main === "0-0") return;
+    const [here, newest] = await Promise.all([reading.log.range(reading.main, reading.main, 1), reading.log.newest(reading.log.key)]);
     if (here.length > 0) return;
     // Emptied, or ids now behind ours: everything in the stream is new since the loss.
-    this.lost(newest === undefined || compareIds(newest, this.main) < 0 ? "0-0" : this.main);
+    this.lost(reading, newest === undefined || compareIds(newest, reading.main) < 0 ? "0-0" : reading.main);
   }
 
-  /** The last id read is gone from the log: the channel is told, and reading goes on from `from`. */
-  private lost(from = this.main): void {
-    const lastRead = this.main;
-    this.main = from;
-    this.on.gap(lastRead);
+  /** A channel's last id read is gone from its log: it is told, and reading goes on from `from`. */
+  private lost(reading: Reading, from = reading.main): void {
+    const lastRead = reading.main;
+    reading.main = from;
+    reading.on.gap(lastRead);
   }
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      this.wakeBackoff = () => {
         clearTimeout(timer);
         resolve();
       };
     });
   }
+}
+
+/** XREAD's STREAMS arguments: every key once, then its place (the earliest of the channels reading it). */
+function streamArgs(list: Reading[]): string[] {
+  const places = new Map<string, string>();
+  const from = (key: string, id: string) => {
+    const known = places.get(key);
+    if (known === undefined || compareIds(id, known) < 0) places.set(key, id);
+  };
+  for (const r of list) {
+    from(r.log.key, r.main);
+    from(r.log.transientKey, r.transient);
+  }
+  return ["STREAMS", ...places.keys(), ...places.values()];
+}
+
+/** The entries after `id` (all of them when the read started there). */
+function after(list: RawEntry[], id: string): RawEntry[] {
+  if (list.length === 0 || compareIds(String(list[0]![0]), id) > 0) return list;
+  return list.filter((e) => compareIds(String(e[0]), id) > 0);
 }

@@ -1,5 +1,6 @@
 // A channel every process shares through one Redis stream: send() appends the event (XADD),
-// and each process's one reader (reader.ts) frames every entry once in its core and fans it out
+// and each process's one reader (reader.ts, shared by its channels on the same Redis) hands every
+// entry to this channel, which frames it once in its core and fans it out
 // to its own subscribers through a local Channel, exactly as an in-process send would. Event
 // ids are the entry ids, so they mean the same on every process: a client resumes anywhere.
 //
@@ -20,7 +21,7 @@ import { BrokerError } from "./broker-error.js";
 import { entryOf, fieldsOf, type Entry } from "./entry.js";
 import { compareIds, isEntryId, LONGEST_ID } from "./entry-id.js";
 import { RedisLog, type RawEntry } from "./log.js";
-import { LogReader } from "./reader.js";
+import type { HubReader, Reading } from "./reader.js";
 
 export interface SharedChannelOptions extends ChannelOptions {
   redis: {
@@ -88,7 +89,10 @@ const OUTAGE_RETRY_MS = 1000;
 export class SharedChannel {
   readonly unknownId: UnknownIdPolicy;
   private readonly feed: LocalFeed;
-  private readonly reader: LogReader;
+  /** This channel's place in the process's one reader for its Redis. */
+  private readonly reading: Reading;
+  private readonly hub: HubReader;
+  private readerCommandsAtClose: number | undefined;
   private readonly joining = new Set<Joiner>();
   private readonly hasHistory: boolean;
   private readonly replayLimit: number;
@@ -139,7 +143,8 @@ export class SharedChannel {
     this.onError = options.onError ?? logError;
     this.outageFrame = this.feed.retryFrame ?? this.feed.retry(OUTAGE_RETRY_MS);
     this.newestId = main === "0-0" ? undefined : main;
-    this.reader = new LogReader(log, main, transient, {
+    this.hub = log.connection.reader;
+    this.reading = this.hub.register(log, main, transient, {
       entries: (mainEntries, transientEntries) => {
         for (const raw of mainEntries) this.deliver(raw, true);
         for (const raw of transientEntries) this.deliver(raw, false);
@@ -147,8 +152,7 @@ export class SharedChannel {
       gap: (lastRead) => this.lostPlace(lastRead),
       down: (error) => report(this.onError, error),
       up: () => {},
-    }, log.maxLen);
-    void this.reader.run();
+    });
   }
 
   /** Subscribers now, those whose replay is still being read from Redis included. */
@@ -178,25 +182,28 @@ export class SharedChannel {
       deliveries: local.deliveries + c.replayedEvents,
       unknownIds: { reset: local.unknownIds.reset + c.reset, all: local.unknownIds.all },
       broker: {
-        connected: this.reader.isUp,
-        commands: this.log.commands,
-        reads: this.reader.reads,
+        connected: this.hub.isUp,
+        commands: this.redisCommands,
+        reads: this.hub.reads,
         failedSends: c.failedSends,
-        recoveries: this.reader.recoveries,
+        recoveries: this.hub.recoveries,
         gaps: c.gaps,
-        readerLagMs: this.reader.lagMs,
+        readerLagMs: this.reading.lagMs,
       },
     };
   }
 
   /** Whether the reader's last call to Redis succeeded. */
   get connected(): boolean {
-    return this.reader.isUp;
+    return this.hub.isUp;
   }
 
-  /** Redis commands this channel sent so far (every XADD, XREAD and XRANGE). */
+  /**
+   * Redis commands sent so far for this channel: its own (XADD, XRANGE) and the reader's, which
+   * it shares with the other channels of this process on the same Redis (until it closes).
+   */
   get redisCommands(): number {
-    return this.log.commands;
+    return this.log.commands + (this.readerCommandsAtClose ?? this.hub.commands);
   }
 
   /**
@@ -221,7 +228,7 @@ export class SharedChannel {
       if (filterError !== undefined) throw filterError.error;
       return unsubscribe;
     }
-    if (!this.reader.isUp) {
+    if (!this.hub.isUp) {
       this.refuse(stream);
       return () => {};
     }
@@ -274,7 +281,8 @@ export class SharedChannel {
 
   /** Stops reading and closes the Redis connections; subscribed streams stay open. */
   async close(): Promise<void> {
-    this.reader.stop();
+    this.hub.unregister(this.reading);
+    this.readerCommandsAtClose ??= this.hub.commands;
     await this.log.close();
   }
 
@@ -296,7 +304,7 @@ export class SharedChannel {
       // Redis may answer with entries this process's reader has not delivered yet (or the client,
       // from another process, may be ahead of it): joined now, it would get them again live.
       const upTo = entries.length > 0 ? entries[entries.length - 1]!.id : last;
-      if (compareIds(upTo, this.reader.lastRead) > 0 && joiner.stream.isOpen && !joiner.left) {
+      if (compareIds(upTo, this.reading.lastRead) > 0 && joiner.stream.isOpen && !joiner.left) {
         joiner.replay = { last, entries, upTo };
         return; // deliver() joins it when the reader reaches upTo
       }
