@@ -55,12 +55,12 @@ export interface LocalFeed {
   frame(data: unknown, options: SendOptions): Uint8Array;
   /** The `retry` option's frame, if any. */
   readonly retryFrame: Uint8Array | undefined;
-  /** The `unknownId` answer for a client whose Last-Event-ID cannot be resumed; returns a filter's first error. */
-  unknown(stream: Subscriber, filter: ChannelFilter | undefined, lastEventId: string): { error: unknown } | undefined;
+  /** The `unknownId` answer for a client whose Last-Event-ID cannot be resumed, a reset naming `newestId`; returns a filter's first error. */
+  unknown(stream: Subscriber, filter: ChannelFilter | undefined, lastEventId: string, newestId: string | undefined): { error: unknown } | undefined;
   /** The history no longer follows the log (it lost or trimmed events this process never read): drop it. */
   forget(): void;
   /** Every subscriber gets the `unknownId` answer for `lastEventId` (where the log lost its place). */
-  unknownAll(lastEventId: string): void;
+  unknownAll(lastEventId: string, newestId: string | undefined): void;
   /** A frame with only a `retry:` field. */
   retry(ms: number): Uint8Array;
 }
@@ -143,8 +143,7 @@ export class Channel {
     this.engine = this.createEngine();
     this.conn = this.engine.open();
     if (options.retry !== undefined) {
-      this.engine.control(this.conn, { retry: options.retry });
-      this.retryFrame = this.engine.drain(this.conn);
+      this.retryFrame = this.retryOnly(options.retry);
     }
   }
 
@@ -293,10 +292,10 @@ export class Channel {
   }
 
   /** What a subscriber whose Last-Event-ID is not in the history gets: every kept event, or a reset. */
-  private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string): { error: unknown } | undefined {
+  private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string, newestId = this.newestId): { error: unknown } | undefined {
     this.counts[this.unknownId === "all" ? "all" : "reset"]++;
     if (this.unknownId === "all") return this.history === undefined ? undefined : this.replay(stream, filter, this.core(() => this.engine.framesFrom(0)));
-    stream.deliver(this.resetFrame(last));
+    stream.deliver(this.resetFrame(last, newestId));
     return undefined;
   }
 
@@ -326,8 +325,8 @@ export class Channel {
    * `event: reset`, data {"lastEventId": the id the client gave}, and the newest id (when
    * there is one), so the client's next reconnect resumes from now on.
    */
-  private resetFrame(lastEventId: string): Uint8Array {
-    const o: SendOptions = this.newestId === undefined ? { event: "reset" } : { event: "reset", id: this.newestId };
+  private resetFrame(lastEventId: string, newestId: string | undefined): Uint8Array {
+    const o: SendOptions = newestId === undefined ? { event: "reset" } : { event: "reset", id: newestId };
     this.core(() => this.engine.send(this.conn, { lastEventId }, o));
     return this.core(() => this.engine.drain(this.conn));
   }
@@ -340,6 +339,12 @@ export class Channel {
       if (error instanceof WebAssembly.RuntimeError) this.freshCore();
       throw error;
     }
+  }
+
+  /** A frame with only a `retry:` field. */
+  private retryOnly(ms: number): Uint8Array {
+    this.core(() => this.engine.control(this.conn, { retry: ms }));
+    return this.core(() => this.engine.drain(this.conn));
   }
 
   /** A new core, so an empty history. */
@@ -359,19 +364,16 @@ export class Channel {
         return channel.core(() => channel.engine.drain(channel.conn));
       },
       retryFrame: channel.retryFrame,
-      unknown: (stream, filter, lastEventId) => channel.unknown(stream, filter, lastEventId),
+      unknown: (stream, filter, lastEventId, newestId) => channel.unknown(stream, filter, lastEventId, newestId),
       forget: () => {
         if (channel.history === undefined) return;
         channel.freshCore();
         channel.newestId = undefined;
       },
-      unknownAll: (lastEventId) => {
-        for (const [stream, filter] of channel.subscribers) channel.unknown(stream, filter, lastEventId);
+      unknownAll: (lastEventId, newestId) => {
+        for (const [stream, filter] of channel.subscribers) channel.unknown(stream, filter, lastEventId, newestId);
       },
-      retry: (ms) => {
-        channel.core(() => channel.engine.control(channel.conn, { retry: ms }));
-        return channel.core(() => channel.engine.drain(channel.conn));
-      },
+      retry: (ms) => channel.retryOnly(ms),
     });
   }
 

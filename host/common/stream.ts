@@ -219,11 +219,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     const chunk = this.take();
     if (this.isDone()) return; // the core trapped
     if (chunk !== undefined) {
-      const counters = this.policy.counters;
-      counters.bytesWritten += chunk.length;
-      // What the output holds now, read afresh: the cached figure may still count bytes the client took long ago.
-      const held = chunk.length + this.outputHeld();
-      if (held > counters.bufferedPeak) counters.bufferedPeak = held;
+      this.count(chunk);
       // Not bounded here: what `queued` holds was admitted against the bound (holds()), and the
       // core's bytes are awaited sends, which never count; the output is written only while it
       // has room.
@@ -319,13 +315,16 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   private finishWith(chunk: Uint8Array | undefined): void {
-    if (chunk !== undefined) {
-      const counters = this.policy.counters;
-      counters.bytesWritten += chunk.length;
-      const held = chunk.length + this.outputHeld();
-      if (held > counters.bufferedPeak) counters.bufferedPeak = held;
-    }
+    if (chunk !== undefined) this.count(chunk);
     this.finish(chunk);
+  }
+
+  /** A chunk about to be written, for stats: its bytes, and the peak with what the output holds (read afresh: the cached figure may still count bytes the client took long ago). */
+  private count(chunk: Uint8Array): void {
+    const counters = this.policy.counters;
+    counters.bytesWritten += chunk.length;
+    const held = chunk.length + this.outputHeld();
+    if (held > counters.bufferedPeak) counters.bufferedPeak = held;
   }
 
   /** Whether events can still be sent (the handler runs and the client is there). */

@@ -98,7 +98,7 @@ export class SharedChannel {
   private readonly replayLimit: number;
   private readonly onError: (error: unknown) => void;
   private readonly outageFrame: Uint8Array;
-  private readonly counts = { resumes: 0, replayedEvents: 0, reset: 0, failedSends: 0, gaps: 0 };
+  private readonly counts = { resumes: 0, replayedEvents: 0, failedSends: 0, gaps: 0 };
   /** The id of the newest resumable event this process delivered. */
   private newestId: string | undefined;
 
@@ -180,7 +180,6 @@ export class SharedChannel {
       resumes: local.resumes + c.resumes,
       replayedEvents: local.replayedEvents + c.replayedEvents,
       deliveries: local.deliveries + c.replayedEvents,
-      unknownIds: { reset: local.unknownIds.reset + c.reset, all: local.unknownIds.all },
       broker: {
         connected: this.hub.isUp,
         commands: this.redisCommands,
@@ -215,8 +214,8 @@ export class SharedChannel {
     const stream = this.feed.subscriber(handle);
     const filter = options.filter;
     const last = stream.lastEventId;
-    if (last !== undefined && last === this.newestId && !this.local.resumes(last)) {
-      // The newest event read here, which a history begun after it does not hold: nothing was missed.
+    if (this.missedNothing(last)) {
+      // Not the local channel's catch-up: its history may have begun after the newest event read here.
       if (this.feed.retryFrame !== undefined) stream.deliver(this.feed.retryFrame);
       return this.feed.join(stream, filter, false);
     }
@@ -286,8 +285,13 @@ export class SharedChannel {
     await this.log.close();
   }
 
+  /** A new client, or one that saw the newest event read here. */
+  private missedNothing(last: string | undefined): boolean {
+    return last === undefined || last === "" || last === this.newestId;
+  }
+
   private servesLocally(last: string | undefined): boolean {
-    return last === undefined || last === "" || last === this.newestId || (this.hasHistory && this.local.resumes(last));
+    return this.missedNothing(last) || (this.hasHistory && this.local.resumes(last!));
   }
 
   /** Reads what a client missed after `last` from Redis, then joins it (at once, or when the reader has caught up). */
@@ -337,14 +341,11 @@ export class SharedChannel {
   }
 
   /**
-   * The unknownId answer: "all" is the local channel's (what this process's history holds); a
+   * The unknownId answer, the local channel's: "all" is what this process's history holds; a
    * reset carries the newest id read here (the local channel knows only those it recorded).
    */
   private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string): { error: unknown } | undefined {
-    if (this.unknownId === "all") return this.feed.unknown(stream, filter, last);
-    this.counts.reset++;
-    stream.deliver(this.feed.frame({ lastEventId: last }, this.newestId === undefined ? { event: "reset" } : { event: "reset", id: this.newestId }));
-    return undefined;
+    return this.feed.unknown(stream, filter, last, this.newestId);
   }
 
   /** The events after `last` in Redis, or undefined when `last` is not there or more than replayLimit follow it. */
@@ -410,7 +411,7 @@ export class SharedChannel {
     this.counts.gaps++;
     this.feed.forget();
     this.newestId = undefined;
-    this.feed.unknownAll(lastRead);
+    this.feed.unknownAll(lastRead, undefined);
     for (const joiner of this.joining) if (joiner.replay !== undefined) this.join(joiner, joiner.replay.last, undefined);
     report(this.onError, new BrokerError(`the Redis stream ${this.log.key} no longer holds ${lastRead}, the last event read here: events may be lost, so subscribers got the unknownId answer`));
   }
