@@ -8,7 +8,7 @@
 // meaning means bumping ABI_VERSION.
 
 // abi_version(): bumped whenever an export's meaning changes.
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 // send() flags.
 export const HAS_EVENT = 1; // event name first in staging: `event: NAME`

@@ -5,10 +5,15 @@
 // - Each open connection owns `outCap` bytes of outbound space. Its pending bytes are
 //   [start, end) of that space; the host drains them (out_ptr/out_len/out_consume, or all
 //   at once with out_take) and a frame is appended whole or not at all.
+// - A frame larger than a connection's own space may borrow the engine's one wide region
+//   (wide_init): only while the connection has no pending bytes (so they stay one run, in
+//   order), and only while no other connection holds it. It goes back when its pending bytes
+//   are all consumed, or the connection closes. So per-connection space can be small and a
+//   whole engine still frames any event up to the wide region's size, one stream at a time.
 // - Opening takes a free row in O(1) (a free list); closing drops the pending bytes.
 // - Time is only what tick() said last; a connection with keep-alive due at or before that
 //   time gets a keep-alive comment at the next tick.
-import { connTable, outArena, outCap, maxConns } from "./memory";
+import { connTable, outArena, outCap, maxConns, wideArena, wideCap } from "./memory";
 import {
   ID_MAX, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING, STAT_RETRY, STAT_DEADLINE, STAT_HAS_LAST_ID,
 } from "./abi";
@@ -16,6 +21,7 @@ import {
 // Row layout.
 const GEN = 0; // u16
 const STATE = 2; // u8
+const WIDE = 3; // u8, 1 while the pending bytes live in the wide region
 const OUT_START = 4; // u32
 const OUT_END = 8; // u32
 const NEXT_FREE = 12; // i32, -1 ends the free list
@@ -35,6 +41,8 @@ export const STATE_FREE: u8 = 0;
 export const STATE_OPEN: u8 = 1;
 
 let freeHead: i32 = -1;
+/** The row holding the wide region, or 0. */
+let wideOwner: usize = 0;
 let openCount: i32 = 0;
 let keepAliveMs: f64 = 0;
 let now: f64 = 0;
@@ -72,6 +80,7 @@ export function open(): i32 {
   const r = rowAt(index);
   freeHead = load<i32>(r + NEXT_FREE);
   store<u8>(r + STATE, STATE_OPEN);
+  store<u8>(r + WIDE, 0);
   store<u32>(r + OUT_START, 0);
   store<u32>(r + OUT_END, 0);
   store<i32>(r + LAST_ID_LEN, -1);
@@ -85,6 +94,7 @@ export function open(): i32 {
 }
 
 export function close(r: usize): void {
+  if (load<u8>(r + WIDE)) unwiden(r);
   const index = load<i32>(r + INDEX);
   const gen = load<u16>(r + GEN);
   // Generations run 1..32767 so handles stay positive i32.
@@ -102,7 +112,23 @@ export function countOpen(): i32 {
 // --- outbound bytes ---
 
 function outBase(r: usize): usize {
-  return outArena + <usize>load<u32>(r + INDEX) * outCap;
+  return load<u8>(r + WIDE) ? wideArena : outArena + <usize>load<u32>(r + INDEX) * outCap;
+}
+
+/**
+ * Gives an empty connection the wide region for a frame of n bytes that does not fit its own
+ * space; false if there is none, it is held, n does not fit it either, or bytes are pending.
+ */
+export function widen(r: usize, n: u32): bool {
+  if (wideOwner != 0 || n > wideCap || load<u32>(r + OUT_END) != 0) return false;
+  wideOwner = r;
+  store<u8>(r + WIDE, 1);
+  return true;
+}
+
+function unwiden(r: usize): void {
+  store<u8>(r + WIDE, 0);
+  wideOwner = 0;
 }
 
 export function pendingPtr(r: usize): usize {
@@ -127,7 +153,7 @@ export function freeStart(r: usize): usize {
 }
 
 export function freeEnd(r: usize): usize {
-  return outBase(r) + outCap;
+  return outBase(r) + (load<u8>(r + WIDE) ? wideCap : outCap);
 }
 
 /** Counts a frame of n bytes written at freeStart(r). */
@@ -148,6 +174,7 @@ export function consume(r: usize, n: u32): void {
   if (start == load<u32>(r + OUT_END)) {
     store<u32>(r + OUT_START, 0);
     store<u32>(r + OUT_END, 0);
+    if (load<u8>(r + WIDE)) unwiden(r);
   } else {
     store<u32>(r + OUT_START, start);
   }

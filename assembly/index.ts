@@ -123,6 +123,27 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
   if (flags & RECORD && (!(flags & HAS_ID) || !history.enabled())) return ERR_BAD_ARG;
 
   const rec = <usize>r;
+  // Framed again, in the wide region, if that may take a frame that did not fit (at most once:
+  // the connection then holds it). One call site, so inlining frameEvent duplicates no code.
+  let frameAt: usize;
+  do frameAt = frameEvent(rec, flags, evPtr, ev, idPtr, id, dataPtr, data, retry);
+  while (frameAt != 0 && !out.fits() && conn.widen(rec, out.needed()));
+  if (frameAt == 0) return ERR_BAD_TAPE;
+  const status = finish(rec);
+  if (status < 0) return status;
+  if (flags & HAS_ID) conn.setLastId(rec, idPtr, id);
+  if (flags & HAS_RETRY) conn.setRetry(rec, retry);
+  if (flags & RECORD) history.record(idPtr, id, frameAt, status);
+  return status;
+}
+
+/**
+ * Writes one event's frame at the connection's free space (speculatively, see out.ts); where it
+ * starts, or 0 for a bad tape. Inlined: a call frame of its own between send and the JSON writer
+ * deepens wasm3's stack past the 2.25 KiB README (Limits) gives the release build.
+ */
+// @ts-ignore: decorator
+@inline function frameEvent(rec: usize, flags: i32, evPtr: usize, ev: i32, idPtr: usize, id: i32, dataPtr: usize, data: i32, retry: f64): usize {
   const frameAt = conn.freeStart(rec);
   out.begin(frameAt, conn.freeEnd(rec));
   if (flags & HAS_EVENT) frame.eventField(evPtr, ev);
@@ -135,18 +156,13 @@ export function send(handle: i32, flags: i32, eventLen: i32, idLen: i32, dataLen
     // A flat object takes the short path; called from here rather than from writeJson, so wasm3
     // never holds both frames at once (README, Limits: the interpreter stack).
     const after = flatObject(dataPtr, dataPtr + data);
-    if (after != 0 ? after != dataPtr + data : !writeJson(dataPtr, dataPtr + data)) return ERR_BAD_TAPE;
+    if (after != 0 ? after != dataPtr + data : !writeJson(dataPtr, dataPtr + data)) return 0;
     frame.lineEnd();
   } else {
     frame.dataLines(dataPtr, data);
   }
   frame.lineEnd();
-  const status = finish(rec);
-  if (status < 0) return status;
-  if (flags & HAS_ID) conn.setLastId(rec, idPtr, id);
-  if (flags & HAS_RETRY) conn.setRetry(rec, retry);
-  if (flags & RECORD) history.record(idPtr, id, frameAt, status);
-  return status;
+  return frameAt;
 }
 
 /** Frames a comment from staging[0, len): every line becomes `: line`. */
@@ -156,6 +172,10 @@ export function comment(handle: i32, len: i32): i32 {
   if (len < 0 || len > <i32>memory.stagingCap) return ERR_BAD_ARG;
   out.begin(conn.freeStart(<usize>r), conn.freeEnd(<usize>r));
   frame.commentLines(memory.staging, len);
+  if (!out.fits() && conn.widen(<usize>r, out.needed())) {
+    out.begin(conn.freeStart(<usize>r), conn.freeEnd(<usize>r));
+    frame.commentLines(memory.staging, len);
+  }
   return finish(<usize>r, false);
 }
 
@@ -278,6 +298,17 @@ export function history_len(i: i32): i32 {
 }
 
 /**
+ * Carves the wide region: `bytes` (more than init's outBytes) that one connection at a time
+ * may borrow for a frame larger than its own outbound space. Once per engine.
+ */
+export function wide_init(bytes: i32): i32 {
+  if (!memory.ready) return ERR_NOT_INIT;
+  if (memory.wideCap != 0) return ERR_ALREADY_INIT;
+  if (bytes <= <i32>memory.outCap || bytes > MAX_REGION) return ERR_BAD_ARG;
+  return memory.carveWide(bytes) ? 0 : ERR_NO_MEMORY;
+}
+
+/**
  * Carves a table of up to `maxShapes` object shapes with `maxBytes` of rendered keys.
  * Once per engine, as part of its configuration.
  */
@@ -316,7 +347,7 @@ function rowOf(handle: i32): i32 {
 /** Commits what out.ts holds, or says why it cannot. */
 function finish(r: usize, isEvent: bool = true): i32 {
   const n = out.needed();
-  if (!out.fits()) return n > memory.outCap ? ERR_TOO_LARGE : ERR_NO_SPACE;
+  if (!out.fits()) return n > memory.outCap && n > memory.wideCap ? ERR_TOO_LARGE : ERR_NO_SPACE;
   conn.commit(r, n, isEvent);
   return <i32>n;
 }

@@ -3,8 +3,8 @@
 //   allocated afterwards, so linear memory is a function of configuration, never of traffic.
 // - Regions never overlap. Staging belongs to the host between calls: the host writes a
 //   payload there and the next call reads it. Nothing the core writes lands in staging.
-// - The later carves are the optional history ring (history_init) and shape table
-//   (shape_init), also configuration: each happens once and never again.
+// - The later carves are the optional history ring (history_init), shape table (shape_init)
+//   and wide region (wide_init), also configuration: each happens once and never again.
 // - Every other region belongs to the core; the host only reads the outbound bytes that
 //   out_ptr/out_len name, and only until its next call into the core.
 import { MAX_DEPTH } from "./abi";
@@ -23,6 +23,9 @@ export let scratch: usize = 0;
 
 export let maxConns: i32 = 0;
 export let outCap: u32 = 0;
+/** The wide region (wide_init): 0 bytes without one. */
+export let wideArena: usize = 0;
+export let wideCap: u32 = 0;
 export let stagingCap: u32 = 0;
 export let ready = false;
 /** The first byte past everything carved so far. */
@@ -63,6 +66,15 @@ export function carve(conns: i32, rowBytes: u32, outBytes: u32, stagingBytes: u3
 export function carveMore(bytes: u32): usize {
   const start = align16(carvedEnd);
   return reach(start + bytes) ? <usize>start : 0;
+}
+
+/** Carves the wide region (see conn.ts); false if it does not fit. */
+export function carveWide(bytes: u32): bool {
+  const start = carveMore(bytes);
+  if (start == 0) return false;
+  wideArena = start;
+  wideCap = bytes;
+  return true;
 }
 
 /** Grows memory to hold [0, end); false if the module may not have that much. */

@@ -32,6 +32,7 @@ export interface SseExports {
   history_ptr(i: number): number;
   history_len(i: number): number;
   shape_init(maxShapes: number, maxBytes: number): number;
+  wide_init(bytes: number): number;
   shape_define(at: number, len: number): number;
 }
 

@@ -9,11 +9,19 @@ import { TapeWriter } from "./tape.js";
 export interface EngineOptions {
   /** Connection slots (default 1024). */
   maxConnections?: number;
-  /** Outbound space per connection, which also bounds one event's frame (default 64 KiB). */
+  /** Outbound space per connection, which also bounds one event's frame unless wideBytes is larger (default 64 KiB). */
   outBytes?: number;
   /**
-   * Staging space for one event's payload (default 4 × outBytes + 4 KiB: a JSON tape is at
-   * most 3 × its text, so any frame that fits outBytes stages; less may refuse such a frame
+   * A wide region of this many bytes (more than outBytes), which one connection at a time
+   * borrows for a frame larger than its own space, until its pending bytes are all taken
+   * (default: none). It then bounds one event's frame: connections can have small outBytes
+   * (memory is carved per connection) and still frame any event, if the host takes such a
+   * frame out at once. A frame the connection cannot take now is 0 from trySend, as ever.
+   */
+  wideBytes?: number;
+  /**
+   * Staging space for one event's payload (default 4 × the largest frame + 4 KiB: a JSON tape
+   * is at most 3 × its text, so any frame that fits stages; less may refuse such a frame
    * with FrameTooLargeError). With shapes and compiled readers, 4 KiB more is carved for kept strings.
    */
   stagingBytes?: number;
@@ -80,6 +88,10 @@ export class Engine {
   readonly #core: abi.SseExports;
   readonly maxConnections: number;
   readonly outBytes: number;
+  /** The wide region's size, 0 without one: a frame longer than outBytes went there. */
+  readonly wideBytes: number;
+  /** The largest frame: outBytes, or wideBytes when it is larger. */
+  readonly frameBytes: number;
   private readonly u8: Uint8Array;
   private readonly staging: number;
   private readonly stagingEnd: number;
@@ -116,13 +128,16 @@ export class Engine {
     }
     this.maxConnections = options.maxConnections ?? 1024;
     this.outBytes = options.outBytes ?? 64 * 1024;
-    const stagingBytes = options.stagingBytes ?? 4 * this.outBytes + 4096;
+    this.wideBytes = options.wideBytes ?? 0;
+    this.frameBytes = Math.max(this.outBytes, this.wideBytes);
+    const stagingBytes = options.stagingBytes ?? 4 * this.frameBytes + 4096;
     const shapes = options.shapes ?? { maxShapes: 256, maxBytes: 16 * 1024 };
     // Repeated strings of shaped objects are kept past the payload space (see TapeWriter.keep).
     // A stagingBytes init refuses is passed on as it is, so the refusal stays the same.
     const keptBytes = shapes && options.compileShapes !== false && stagingBytes >= abi.MIN_STAGING &&
       stagingBytes <= abi.MAX_REGION - KEPT_TEXT_BYTES ? KEPT_TEXT_BYTES : 0;
     check(x.init(this.maxConnections, this.outBytes, stagingBytes + keptBytes, options.keepAliveMs ?? 0), "init");
+    if (this.wideBytes > 0) check(x.wide_init(this.wideBytes), "init");
     if (options.history) check(x.history_init(options.history.maxEvents, options.history.maxBytes), "init");
     if (shapes) check(x.shape_init(shapes.maxShapes, shapes.maxBytes), "init");
     this.#core = x;
@@ -443,6 +458,22 @@ export class Engine {
       frames.push(this.u8.slice(ptr, ptr + x.history_len(i)));
     }
     return frames;
+  }
+
+  /** The recorded frames from position `first` on as one copy (a replay written at once), and how many they are. */
+  framesJoined(first: number): { bytes: Uint8Array; count: number } {
+    const x = this.#core;
+    const n = x.history_count();
+    let total = 0;
+    for (let i = first; i < n; i++) total += check(x.history_len(i), "framesJoined");
+    const bytes = new Uint8Array(total);
+    for (let i = first, at = 0; i < n; i++) {
+      const ptr = x.history_ptr(i);
+      const len = x.history_len(i);
+      bytes.set(this.u8.subarray(ptr, ptr + len), at);
+      at += len;
+    }
+    return { bytes, count: Math.max(0, n - first) };
   }
 
   /** UTF-8 of `text` at p, refused if it overflows staging; returns its byte length. */

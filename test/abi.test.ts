@@ -166,6 +166,8 @@ describe("each constant of assembly/abi.ts does what it is named in the built mo
     for (const [count, bytes] of [[abi.MAX_SHAPES + 1, 64], [4, MIN_REGION - 1], [4, MAX_REGION + 1]]) {
       expect(x.shape_init(count!, bytes!)).toBe(ERR_BAD_ARG);
     }
+    // The wide region must be larger than outBytes (here MIN_REGION), and at most MAX_REGION.
+    for (const bytes of [MIN_REGION, MAX_REGION + 1]) expect(x.wide_init(bytes)).toBe(ERR_BAD_ARG);
 
     const { x: y, conn, stage } = opened(2048);
     stage("i".repeat(abi.ID_MAX + 1));

@@ -120,6 +120,22 @@ describe("resuming from the history", () => {
     await c.close();
   });
 
+  it("gives clients resuming from the same id the same replay, and a later one what was sent since", async () => {
+    const { channel, ids } = channelWith(10);
+    const { url } = await resumable(channel);
+    const storm = await Promise.all(Array.from({ length: 20 }, () => open(url, { "Last-Event-ID": ids[4]! })));
+    await until(() => channel.size === 20, 2000, "the first subscribers");
+    channel.send("e10"); // recorded: a client resuming from ids[4] now misses e10 too
+    const late = await open(url, { "Last-Event-ID": ids[4]! });
+    await until(() => channel.size === 21, 2000, "the late subscriber");
+    channel.send("e11");
+    const all = [...storm, late];
+    await until(() => all.every((c) => c.stream.events().length === 7), 2000, "replays and live events");
+    for (const c of all) expect(c.stream.events().map((e) => e.data)).toEqual(["e5", "e6", "e7", "e8", "e9", "e10", "e11"]);
+    expect(channel.stats()).toMatchObject({ resumes: 21, replayedEvents: 20 * 5 + 6 });
+    await Promise.all(all.map((c) => c.close()));
+  });
+
   it("takes the id from ?lastEventId= when there is no header, and the header when there are both", async () => {
     const { channel, ids } = channelWith(5);
     const { url, seenIds } = await resumable(channel);

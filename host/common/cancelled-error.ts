@@ -7,3 +7,21 @@ export class CancelledError extends Error {
     super(message);
   }
 }
+
+/** V8's (and JavaScriptCore's) bound on captured stack frames; other engines have none. */
+const errors = Error as { stackTraceLimit?: number };
+
+/**
+ * A CancelledError for a stream the host ended, without a stack trace: it would only show the
+ * host's close handler, and capturing it costs ~3 µs, 10,000 times when a deploy cuts every stream.
+ */
+export function cancellation(message: string | undefined): CancelledError {
+  const limit = errors.stackTraceLimit;
+  if (typeof limit !== "number") return new CancelledError(message);
+  errors.stackTraceLimit = 0;
+  try {
+    return new CancelledError(message);
+  } finally {
+    errors.stackTraceLimit = limit;
+  }
+}

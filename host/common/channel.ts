@@ -125,6 +125,12 @@ export class Channel {
   private batch: Batch | undefined;
   private readonly endOfTurn: Flushable = { flushScheduled: false, flush: () => (this.batch = undefined) };
   private readonly counts = { events: 0, bytesFramed: 0, deliveries: 0, resumes: 0, replayedEvents: 0, reset: 0, all: 0 };
+  /**
+   * The replay last joined, while the history is unchanged: after a deploy or a failover every
+   * client comes back with the same Last-Event-ID at once, and each gets the same bytes
+   * (shared, as a broadcast frame is) instead of a copy per frame per client.
+   */
+  private lastReplay: { first: number; bytes: Uint8Array; count: number } | undefined;
   /** Told when a subscriber's stream ends: it leaves. */
   private readonly leaver: EndListener = { streamEnded: (stream) => void this.subscribers.delete(stream) };
 
@@ -233,6 +239,7 @@ export class Channel {
     const o = this.recordable(given);
     this.core(() => this.engine.send(this.conn, frameData, o));
     if (o.record === true) {
+      this.lastReplay = undefined;
       if (given.id === undefined) this.idCounter++;
       this.newestId = o.id;
       this.log!.push(data, o);
@@ -285,34 +292,41 @@ export class Channel {
     if (this.retryFrame !== undefined) stream.deliver(this.retryFrame);
     const last = stream.lastEventId;
     if (this.history === undefined || last === undefined || last === "" || last === this.newestId) return undefined;
-    const after = this.core(() => this.engine.framesAfter(last));
-    if (after === undefined) return this.unknown(stream, filter, last);
+    const at = this.core(() => this.engine.historyIndex(last));
+    if (at === undefined) return this.unknown(stream, filter, last);
     this.counts.resumes++;
-    return this.replay(stream, filter, after);
+    return this.replay(stream, filter, at + 1);
   }
 
   /** What a subscriber whose Last-Event-ID is not in the history gets: every kept event, or a reset. */
   private unknown(stream: Subscriber, filter: ChannelFilter | undefined, last: string, newestId = this.newestId): { error: unknown } | undefined {
     this.counts[this.unknownId === "all" ? "all" : "reset"]++;
-    if (this.unknownId === "all") return this.history === undefined ? undefined : this.replay(stream, filter, this.core(() => this.engine.framesFrom(0)));
+    if (this.unknownId === "all") return this.history === undefined ? undefined : this.replay(stream, filter, 0);
     stream.deliver(this.resetFrame(last, newestId));
     return undefined;
   }
 
-  /** Delivers the newest `frames.length` recorded frames that `filter` accepts, oldest first. */
-  private replay(stream: Subscriber, filter: ChannelFilter | undefined, frames: Uint8Array[]): { error: unknown } | undefined {
+  /** Delivers the recorded frames from position `first` on that `filter` accepts, oldest first: without a filter, joined in one frame. */
+  private replay(stream: Subscriber, filter: ChannelFilter | undefined, first: number): { error: unknown } | undefined {
+    if (filter === undefined) {
+      let joined = this.lastReplay;
+      if (joined?.first !== first) joined = this.lastReplay = { first, ...this.core(() => this.engine.framesJoined(first)) };
+      if (joined.count > 0 && stream.deliver(joined.bytes)) {
+        this.counts.replayedEvents += joined.count;
+        this.counts.deliveries += joined.count;
+      }
+      return undefined;
+    }
+    const frames = this.core(() => this.engine.framesFrom(first));
     const count = this.core(() => this.engine.historySize);
-    const first = count - frames.length;
     let filterError: { error: unknown } | undefined;
     frames.forEach((frame, k) => {
-      if (filter !== undefined) {
-        const { data, options } = this.log!.at(first + k, count);
-        try {
-          if (!filter(data, options)) return;
-        } catch (error) {
-          filterError ??= { error };
-          return;
-        }
+      const { data, options } = this.log!.at(first + k, count);
+      try {
+        if (!filter(data, options)) return;
+      } catch (error) {
+        filterError ??= { error };
+        return;
       }
       if (!stream.deliver(frame)) return;
       this.counts.replayedEvents++;
@@ -351,6 +365,7 @@ export class Channel {
   private freshCore(): void {
     this.engine = this.createEngine();
     this.conn = this.engine.open();
+    this.lastReplay = undefined;
     this.log?.clear();
   }
 

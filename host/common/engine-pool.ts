@@ -18,14 +18,21 @@
 // - Slots are counted in JS (a member's occupants), so opening a stream makes no call into
 //   the engines it passes over. The first member with room is used, so streams pack into
 //   the oldest engines and the newest empty out first.
-// - The pool shrinks: an engine left without streams is released (every reference dropped,
-//   so its linear memory is freed), unless it is the only empty one: one spare is kept, so a
-//   count of streams going back and forth across an engine's size does not make and free
-//   engines over and over.
+// - The pool shrinks: engines left without streams are released (every reference dropped, so
+//   their linear memory is freed) RELEASE_AFTER_MS after the first of them emptied, but for
+//   one spare, so a count of streams going back and forth across an engine's size does not
+//   make and free engines over and over. Not at once: when a deploy or a failover cuts every
+//   stream, its clients are back within seconds, and making their engines again cost a
+//   reconnect storm a fifth of its CPU (bench W7).
 import { Engine, type Conn } from "../../bindings/index.js";
 import { coreInstance } from "./core-module.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import { afterTurn } from "./turn.js";
+
+/** A connection's own outbound space: a turn's worth of small events (SseStream takes more out as it fills). */
+const CONN_OUT_BYTES = 8 * 1024;
+/** How long empty engines are kept: longer than EventSource's reconnection delay (~3 s) and a storm's spread. */
+const RELEASE_AFTER_MS = 10_000;
 
 export interface Slot {
   readonly engine: Engine;
@@ -62,6 +69,8 @@ export class EnginePool {
   private readonly epoch = performance.now();
   private capacity = 0;
   private readonly timer: DeadlineTimer;
+  /** Set while engines beyond the spare are empty: releases them. */
+  private release: ReturnType<typeof setTimeout> | undefined;
   /** Engines whose core clock was set in this turn of the event loop (cleared at its end). */
   private readonly clocked = new Set<Engine>();
 
@@ -118,7 +127,7 @@ export class EnginePool {
     const member = this.byEngine.get(slot.engine);
     if (member === undefined || !member.occupants.delete(slot.conn)) return;
     this.guard(slot.engine, undefined, () => slot.engine.close(slot.conn));
-    if (member.occupants.size === 0 && this.byEngine.get(slot.engine) === member) this.trim(member);
+    if (member.occupants.size === 0 && this.byEngine.get(slot.engine) === member) this.emptied(member);
   }
 
   /** Call before framing into `engine`, so the frame's keep-alive deadline starts from now. */
@@ -189,16 +198,40 @@ export class EnginePool {
     return member;
   }
 
-  /** `member` has no stream left: release it unless it is the only empty one. */
-  private trim(member: Member): void {
-    if (!this.members.some((m) => m !== member && m.occupants.size === 0)) return;
-    this.members.splice(this.members.indexOf(member), 1);
-    this.byEngine.delete(member.engine);
-    this.capacity -= member.engine.maxConnections;
+  /** `member` has no stream left: unless it is the only empty one, the empty ones go after a while. */
+  private emptied(member: Member): void {
+    if (this.release !== undefined || !this.members.some((m) => m !== member && m.occupants.size === 0)) return;
+    this.release = setTimeout(() => this.trim(), RELEASE_AFTER_MS);
+    (this.release as unknown as { unref?(): void }).unref?.(); // Node's and Bun's timers; a number elsewhere
   }
 
+  /** Releases every engine without a stream but one. */
+  private trim(): void {
+    this.release = undefined;
+    let spareKept = false;
+    for (const member of [...this.members]) {
+      if (member.occupants.size > 0) continue;
+      if (!spareKept) {
+        spareKept = true;
+        continue;
+      }
+      this.members.splice(this.members.indexOf(member), 1);
+      this.byEngine.delete(member.engine);
+      this.capacity -= member.engine.maxConnections;
+    }
+  }
+
+  /**
+   * Each connection gets CONN_OUT_BYTES of outbound space and the engine one wide region for
+   * a larger frame (streams copy such a frame out at once): wasm memory is carved per
+   * connection, and V8 counts all of it against its external-memory budget, so 64 KiB per
+   * connection made a burst of connects run back-to-back full GCs.
+   */
   private createEngine(maxConnections: number): Engine {
-    return new Engine(coreInstance(), { maxConnections, outBytes: this.config.maxEventBytes, keepAliveMs: this.config.keepAliveMs });
+    const { maxEventBytes, keepAliveMs } = this.config;
+    const outBytes = Math.min(CONN_OUT_BYTES, maxEventBytes);
+    const wideBytes = maxEventBytes > outBytes ? maxEventBytes : undefined;
+    return new Engine(coreInstance(), { maxConnections, outBytes, wideBytes, keepAliveMs });
   }
 
   private now(): number {

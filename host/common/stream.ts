@@ -4,11 +4,16 @@
 // them out and writes them in one chunk.
 //
 // Rules
-// - Bytes towards a client live in three bounded places: the core's outbound space (≤ one
-//   connection's outBytes), `queued` (copies taken out of the core plus broadcast frames,
-//   never more than maxBufferedBytes with what the output holds) and the output.
+// - Bytes towards a client live in three bounded places: the core's outbound space (a
+//   connection's own 8 KiB, or its engine's wide region for one larger frame), `queued` (copies
+//   taken out of the core plus broadcast frames) and the output.
+// - The stream's own frames copied out of the core (`spilled`: a frame in the wide region at
+//   once, so the region is free for the engine's next stream; the connection's space when a
+//   send finds it full) stay under one batch (the largest frame) until a flush writes them; a
+//   send waits past that. They are what the core once held, so they never count against
+//   maxBufferedBytes; broadcast frames do.
 // - While the output is full (its write said so), nothing more is written; frames wait in the
-//   core, and a send that finds the core full waits too, until the output has room again.
+//   core and `queued`, and a send that finds no room waits too, until the output has room again.
 // - What a stream holds for its client is bounded by maxBufferedBytes: the output, `queued`,
 //   and the sends waiting behind another waiting send (sends nobody awaited: each holds its
 //   event, counted by waitingCost). A broadcast frame or such a send that would pass it
@@ -37,7 +42,7 @@
 import { ReentrantSendError, type Conn, type Engine, type HeldEvent, type SendOptions } from "../../bindings/index.js";
 import { Segment, type Batch } from "./broadcast-batch.js";
 import { concat } from "./bytes.js";
-import { CancelledError } from "./cancelled-error.js";
+import { cancellation, CancelledError } from "./cancelled-error.js";
 import type { EnginePool, Occupant, Slot } from "./engine-pool.js";
 import { scheduleFlush } from "./flush-queue.js";
 import { Sleeps } from "./sleep.js";
@@ -109,6 +114,12 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   private waitingBytes = 0;
   private queued: Array<Uint8Array | Segment> | undefined;
   private queuedBytes = 0;
+  /**
+   * Of `queuedBytes`, this stream's own frames copied out of the core (sends, comments,
+   * keep-alives): they stand for the space a connection once had in the core, so like the
+   * core's bytes they never count against maxBufferedBytes; one batch of them at most.
+   */
+  private spilled = 0;
   /** `queued` holds a frame shared with other streams (a broadcast, a channel's retry): not this stream's to hand over. */
   private queuedShared = false;
   /** The queue's last entry, while it is a broadcast run that the next frame of its batch may extend. */
@@ -179,13 +190,23 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   send(data: unknown, options?: SendOptions | string): Promise<void> {
-    if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
+    if (this.state !== "open") return this.refused();
     let held: HeldEvent;
+    const now = this.mayFrameNow();
     try {
-      const now = this.waiters === undefined || this.waiters.length === 0;
       const framed = this.frameOrHold(data, options, now);
       if (framed === undefined) return this.accepted();
       held = framed;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.sendLater(held, now);
+  }
+
+  /** A send the core had no room for: framed after copying the core's bytes out if it may go now, else it waits. (Apart from send(), which runs per event and stays small enough to inline.) */
+  private sendLater(held: HeldEvent, now: boolean): Promise<void> {
+    try {
+      if (now && this.makeRoom() && this.sendHeld(held) > 0) return this.accepted();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -193,18 +214,27 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   comment(text: string): Promise<void> {
-    if (this.state !== "open") return Promise.reject(new CancelledError("the stream is closed"));
+    if (this.state !== "open") return this.refused();
     // From a payload's own code: refused here too, not queued ahead of the event being serialised.
     if (this.engine.serialising) return Promise.reject(new ReentrantSendError("comment"));
     const line = String(text);
-    if (this.waiters === undefined || this.waiters.length === 0) {
+    if (this.mayFrameNow()) {
       try {
-        if (this.tryComment(line) > 0) return this.accepted();
+        if (this.tryComment(line) > 0 || (this.makeRoom() && this.tryComment(line) > 0)) return this.accepted();
       } catch (error) {
         return Promise.reject(error);
       }
     }
     return this.wait(() => this.tryComment(line), line.length);
+  }
+
+  /**
+   * A send or comment after the end: the stream's own CancelledError when it was cancelled
+   * (one error, not one with a stack trace per call: a handler's unawaited sends to a client
+   * just cut can number hundreds of thousands), else a new one.
+   */
+  private refused(): Promise<void> {
+    return Promise.reject(this.reason ?? new CancelledError("the stream is closed"));
   }
 
   sleep(ms: number): Promise<void> {
@@ -392,7 +422,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     // The payload's own code (or a comment's toString) may have ended the stream on the way.
     if (this.isDone()) {
       if (held !== undefined) this.engine.release(held);
-      return Promise.reject(this.reason ?? new CancelledError("the stream is closed"));
+      return this.refused();
     }
     let cost = 0;
     if (this.waiters !== undefined && this.waiters.length > 0) {
@@ -428,7 +458,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     }
     if (typeof framed !== "number") return framed;
     this.policy.counters.events++;
-    this.framedNow();
+    this.framedNow(framed);
     return undefined;
   }
 
@@ -454,14 +484,33 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     } catch (error) {
       throw this.trapped(error);
     }
-    if (n > 0) this.framedNow();
+    if (n > 0) this.framedNow(n);
     return n;
   }
 
-  private framedNow(): void {
+  /** `n` bytes were framed into the core; a frame in the engine's wide region (longer than a connection's own space) is copied out at once, so it is free for the next stream. */
+  private framedNow(n: number): void {
     this.framed = true;
+    if (n > this.engine.outBytes) this.spill();
     this.flushSoon();
   }
+
+  /**
+   * Whether a send may frame now: none waits before it, and the stream's own bytes copied out
+   * of the core (`spilled`) are under one batch. So a handler's sends wait for its client at
+   * about the point they did when a connection's own space in the core was a whole batch.
+   */
+  private mayFrameNow(): boolean {
+    return this.spilled < this.engine.frameBytes && (this.waiters === undefined || this.waiters.length === 0);
+  }
+
+  /** The core had no room: copy its pending bytes out (so the send frames into empty space), if the batch has room. */
+  private makeRoom(): boolean {
+    if (this.spilled >= this.engine.frameBytes) return false;
+    this.spill();
+    return !this.isDone();
+  }
+
 
   /** A trap fails the engine (this stream included): what to throw instead is the cancellation. */
   private trapped(error: unknown): unknown {
@@ -470,10 +519,11 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     return this.reason ?? error;
   }
 
-  /** Frames waiting sends in order while the core has room; a refused one rejects alone. */
+  /** Frames waiting sends in order while the core has room and one batch is not yet copied out; a refused one rejects alone. */
   private serveWaiters(): void {
     const waiters = this.waiters!;
-    while (waiters.length > 0) {
+    // Past one batch copied out, the rest wait for the next flush, as sends do (mayFrameNow).
+    while (waiters.length > 0 && this.spilled < this.engine.frameBytes) {
       const waiter = waiters[0]!;
       let n: number;
       try {
@@ -490,7 +540,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
       this.waitingBytes -= waiter.cost;
       waiter.resolve();
     }
-    this.onIdle?.();
+    if (waiters.length === 0) this.onIdle?.();
   }
 
   /** Whether `length` more bytes may be queued; if not, the stream is dropped. Restarts the keep-alive once a turn. */
@@ -509,7 +559,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
 
   /** Whether the stream may hold `more` bytes for its client; if not, it is disconnected as too slow. */
   private holds(more: number): boolean {
-    const after = this.queuedBytes + this.waitingBytes + more;
+    const after = this.queuedBytes - this.spilled + this.waitingBytes + more;
     const max = this.policy.maxBufferedBytes;
     // The cached figure only errs high (the output drains in the background): look again before dropping.
     if (this.buffered + after > max && (this.buffered = this.outputHeld()) + after > max) {
@@ -528,6 +578,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
       this.enqueue(copy);
       this.run = undefined;
       this.queuedBytes += copy.length;
+      this.spilled += copy.length;
     } catch (error) {
       // A trap fails the engine, this stream included: callers find it done.
       if (!(error instanceof WebAssembly.RuntimeError)) throw error;
@@ -549,6 +600,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     this.queuedShared = false;
     this.run = undefined;
     this.queuedBytes = 0;
+    this.spilled = 0;
     return chunk;
   }
 
@@ -575,7 +627,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** The client is gone (or the server or core ended the stream): free the slot, wake every waiting call with CancelledError. */
   private cancel(cause: EndCause): void {
     if (this.state === "done") return;
-    const error = new CancelledError(cause === "buffer_full" ? `the client fell more than ${this.policy.boundName} behind` : ENDED_BY[cause]);
+    const error = cancellation(cause === "buffer_full" ? `the client fell more than ${this.policy.boundName} behind` : ENDED_BY[cause]);
     this.state = "done";
     this.cause = cause;
     this.reason = error;
@@ -584,6 +636,7 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     this.queuedShared = false;
     this.run = undefined;
     this.queuedBytes = 0;
+    this.spilled = 0;
     this.waitingBytes = 0;
     if (this.waiters !== undefined) {
       for (const waiter of this.waiters.splice(0)) {

@@ -7,6 +7,9 @@
 //   closes, so a client that never takes its last bytes does not keep the connection.
 // - Under compression() (once a proxy stripped no-transform), gzip would hold every event until
 //   the end: each write is followed by the compressor's flush.
+// - The response head waits for the end of the turn the stream opened in, and goes out with
+//   whatever the handler queued in it (a replay, a first event) in one write; alone if nothing.
+//   A reconnect storm is then one write per client, not two.
 import type { EnginePool, Slot } from "../common/engine-pool.js";
 import type { Progress } from "../common/slow-clients.js";
 import { SseStream, type StreamPolicy } from "../common/stream.js";
@@ -17,6 +20,7 @@ export interface StreamResponse {
   end(chunk?: Uint8Array): unknown;
   destroy(error?: Error): unknown;
   readonly writableLength: number;
+  flushHeaders(): void;
   on(event: "close" | "drain" | "error", listener: (error?: unknown) => void): unknown;
   once(event: "close", listener: () => void): unknown;
   /** Added by compression(): pushes out what its compressor holds. Node's own responses have none. */
@@ -27,6 +31,8 @@ export class NodeStream extends SseStream {
   /** The response's 'close' came. */
   private responseOver = false;
   private drainListening = false;
+  /** The head has not gone out: the first write carries it, or the first flush sends it alone. */
+  private headPending = true;
 
   constructor(
     pool: EnginePool,
@@ -46,6 +52,14 @@ export class NodeStream extends SseStream {
       if (error === undefined) this.responseOver = true;
       this.gone();
     });
+    this.flushSoon();
+  }
+
+  override flush(): void {
+    super.flush();
+    if (!this.headPending) return;
+    this.headPending = false;
+    if (!this.isDone()) this.res.flushHeaders();
   }
 
   /** Resolves when the response is over (sent, or its connection gone); only shutdown asks, so nothing waits for it before. */
@@ -69,6 +83,7 @@ export class NodeStream extends SseStream {
   }
 
   protected write(chunk: Uint8Array): boolean {
+    this.headPending = false;
     const more = this.res.write(chunk);
     this.res.flush?.();
     return more;
@@ -79,12 +94,18 @@ export class NodeStream extends SseStream {
   }
 
   protected finish(chunk: Uint8Array | undefined): void {
+    this.headPending = false;
     if (chunk === undefined) this.res.end();
     else this.res.end(chunk);
     if (this.res.writableLength > 0 && !this.responseOver) this.policy.stalls?.block(this);
   }
 
   protected drop(): void {
+    // Cut in the turn it opened (say, its handler's sends passed the bound at once): its client still learns it was a stream.
+    if (this.headPending) {
+      this.headPending = false;
+      this.res.flushHeaders();
+    }
     this.res.destroy();
   }
 

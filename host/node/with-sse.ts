@@ -57,7 +57,6 @@ export interface SseListener<Req> {
 interface HeadResponse {
   setHeader(name: string, value: string): unknown;
   writeHead(status: number, headers: Readonly<Record<string, string>>): unknown;
-  flushHeaders(): void;
   end(text?: string): unknown;
 }
 
@@ -138,8 +137,7 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     if (stream === undefined) {
       return refuse(head, 503, { "Retry-After": String(config.retryAfterSeconds) }, "every event-stream connection is in use; retry later\n");
     }
-    head.writeHead(200, headers);
-    head.flushHeaders();
+    head.writeHead(200, headers); // sent with the stream's first chunk, at the latest when this turn ends
     opened(stream);
     running.add(stream);
     run(handler, req, stream, finish);

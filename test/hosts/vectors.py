@@ -34,7 +34,7 @@ def same(got, want):
 
 
 def is_config_step(step):
-    return step.get("call") in ("init", "history_init", "shape_init") and step.get("expect") == 0
+    return step.get("call") in ("init", "history_init", "shape_init", "wide_init") and step.get("expect") == 0
 
 
 def replay(vector, host, target):

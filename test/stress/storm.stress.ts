@@ -2,7 +2,7 @@
 // way (see storm-client.ts), many while the handler sends, some mid-event, some while it
 // sleeps. Afterwards no core slot is in use, every handler's finally ran, and the heap and
 // the wasm memory are back to the baseline taken after a warm-up that held as many streams
-// at once as the storm can (the engine pool keeps its instances; the storm must add none).
+// at once as the storm can, each once the pool released the engines left empty (but a spare).
 import type { IncomingMessage } from "node:http";
 import { expect, it } from "vitest";
 import { CancelledError, withSse, type Sse } from "../../host/index.js";
@@ -19,6 +19,10 @@ const WARM_CYCLES = 2_000;
 /** How far the heap may end above its baseline: under 100 bytes per cycle. */
 const HEAP_SLACK_MIB = 2;
 const PAYLOAD = "x".repeat(2000);
+/** How long the pool keeps engines without streams (host/common/engine-pool.ts). */
+const RELEASE_AFTER_MS = 10_000;
+/** Waits until the pool has released the engines its streams left empty (but its spare). */
+const released = () => new Promise((resolve) => setTimeout(resolve, RELEASE_AFTER_MS + 500));
 
 installWasmCensus();
 
@@ -61,11 +65,13 @@ it(`survives ${CYCLES} connect/disconnect cycles with no slot, handler, heap or 
   await settled("warm-up");
   await fleet.storm({ port, plan: plan(WARM_CYCLES, 1) });
   await settled("warm-up storm");
+  await released();
   const baseline = await measure();
   const startedBefore = started;
 
   const result = await fleet.storm({ port, plan: plan(CYCLES, 2) });
   await settled("storm");
+  await released();
   const after = await measure();
 
   console.log(

@@ -15,8 +15,8 @@
 //
 // Numbers are JSON numbers; f64 specials are the strings "NaN", "Infinity", "-Infinity".
 // A vector whose configuration does not fit the mcu build's two pages says "mcu": "no_memory":
-// on that target one of its successful init / history_init / shape_init calls must return NO_MEMORY
-// instead (those before it succeed), and nothing after it is replayed.
+// on that target one of its successful init / history_init / shape_init / wide_init calls must
+// return NO_MEMORY instead (those before it succeed), and nothing after it is replayed.
 
 export type Num = number | "NaN" | "Infinity" | "-Infinity";
 export type ExportCall = [name: string, args: number[]];

@@ -1,10 +1,11 @@
 // Generates the conformance vectors in test/vectors/data/ (npx tsx test/vectors/generate.ts).
 // Deterministic: a fixed seed, no clock. Each script runs against V8 and the ABI model
 // (session.ts); the finished vector is then replayed on fresh release and mcu instances, which
-// decides whether the mcu build is meant to run it or to refuse its init with NO_MEMORY.
+// decides whether the mcu build is meant to run it or to refuse a configuration call with NO_MEMORY.
 import { readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MAX_DEPTH } from "../../assembly/abi.js";
 import { Status } from "../../bindings/errors.js";
 import { decodeNum, NO_MEMORY, type Vector, type VectorFile } from "./format.js";
 import { isConfigStep, replay } from "./replay.js";
@@ -19,33 +20,37 @@ const mcu = readFileSync(join(root, "build/sse-mcu.wasm"));
 const ROW_BYTES = 320;
 const TWO_PAGES = 2 * 65536;
 
-/** Bytes init carves for a configuration, from the layout in assembly/memory.ts (static data aside). */
-function carved(maxConns: number, outBytes: number, staging: number): number {
-  return maxConns * (ROW_BYTES + outBytes + 4) + staging + 256 + 32;
+/**
+ * Bytes a configuration call carves, from the layout in assembly/memory.ts (init: rows, outbound
+ * space, staging, due list, depth stack, scratch) and the later carves (static data and alignment aside).
+ */
+function carved(call: string, args: number[]): number {
+  const [a, b, c] = args as [number, number, number];
+  switch (call) {
+    case "init": return a * (ROW_BYTES + b + 4) + c + MAX_DEPTH * 8 + 32;
+    case "history_init": return a * 12 + b;
+    case "shape_init": return a * 4 + b;
+    default: return a; // wide_init
+  }
 }
 
 /** "no_memory" if one of the vector's configuration calls does not fit the mcu build's two pages. */
 function mcuVerdict(v: Vector): Vector["mcu"] {
   const host = v8Host(mcu);
+  let need = 0;
   for (const step of v.steps) {
     if (!("call" in step)) continue;
     const args = step.args.map(decodeNum);
     const r = host.call(step.call, args);
-    if (!isConfigStep(step) || r === 0) continue;
+    if (!isConfigStep(step)) continue;
+    need += carved(step.call, args);
+    if (r === 0) continue;
     if (r !== NO_MEMORY) throw new Error(`${v.name}: ${step.call} on mcu gave ${r}`);
-    if (step.call === "init") {
-      // Static data takes a few KiB below the heap: clear fits and clear misfits must go the right way.
-      const need = carved(args[0]!, args[1]!, args[2]!);
-      if (need < TWO_PAGES - 16384) throw new Error(`${v.name}: ${need} bytes should fit the mcu build`);
-    }
+    // Static data takes a few KiB below the heap: clear fits and clear misfits must go the right way.
+    if (need < TWO_PAGES - 16384) throw new Error(`${v.name}: ${need} bytes should fit the mcu build`);
     return "no_memory";
   }
-  for (const step of v.steps) {
-    if (isConfigStep(step) && step.call === "init") {
-      const [c, o, st] = step.args.map(decodeNum);
-      if (carved(c!, o!, st!) > TWO_PAGES) throw new Error(`${v.name}: init fits two pages but should not`);
-    }
-  }
+  if (need > TWO_PAGES) throw new Error(`${v.name}: its configuration fits two pages but should not`);
   return "replay";
 }
 
@@ -54,6 +59,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 let total = 0;
 const counts: Record<string, number> = {};
+const byName = new Map<string, Vector>();
 for (const [category, scripts] of Object.entries(categories())) {
   const vectors: Vector[] = [];
   for (const script of scripts) {
@@ -64,6 +70,7 @@ for (const [category, scripts] of Object.entries(categories())) {
     replay(v, v8Host(release), "release");
     replay(v, v8Host(mcu), "mcu");
     vectors.push(v);
+    byName.set(v.name, v);
     for (const step of v.steps) if ("call" in step) counts[step.call] = (counts[step.call] ?? 0) + 1;
     for (const step of v.steps) if ("call" in step && typeof step.expect === "number" && step.expect < 0) {
       counts[`status ${step.expect}`] = (counts[`status ${step.expect}`] ?? 0) + 1;
@@ -81,5 +88,10 @@ for (const e of WebAssembly.Module.exports(exportsOf)) {
 }
 for (const code of Object.values(Status)) {
   if (!counts[`status ${code}`]) throw new Error(`no vector expects status ${code}`);
+}
+// The wide region changes where a frame is written, never its bytes.
+const drained = (name: string): string[] => byName.get(name)!.steps.flatMap((s) => ("drain" in s ? [s.expect] : []));
+if (drained("wide/same-bytes/in-wide").join() !== drained("wide/same-bytes/in-own-space").join()) {
+  throw new Error("wide/same-bytes: the wide region drains other bytes than a large own space");
 }
 console.log(`${total} vectors written to ${out}`);

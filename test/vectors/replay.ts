@@ -11,7 +11,7 @@ export interface RawHost {
 
 export type Target = "release" | "mcu";
 
-const CONFIG_CALLS = ["init", "history_init", "shape_init"];
+const CONFIG_CALLS = ["init", "history_init", "shape_init", "wide_init"];
 
 /** Replays every step the target is meant to run; throws on the first difference. */
 export function replay(vector: Vector, host: RawHost, target: Target): void {
@@ -29,7 +29,7 @@ export function replay(vector: Vector, host: RawHost, target: Target): void {
   if (target === "mcu" && vector.mcu === "no_memory") throw new Error(`${vector.name}: the mcu build never said NO_MEMORY`);
 }
 
-/** A successful init, history_init or shape_init: the calls that carve memory. */
+/** A successful init, history_init, shape_init or wide_init: the calls that carve memory. */
 export function isConfigStep(step: Step): step is CallStep {
   return "call" in step && CONFIG_CALLS.includes(step.call) && step.expect === 0;
 }

@@ -7,7 +7,7 @@ import {
   TAG_KEY8, TAG_KEY16, TAG_SHAPE, TAG_SKIP, TAG_STR_AT, TAG_INT32, TAG_SKIPS,
 } from "../../assembly/abi.js";
 import { Status } from "../../bindings/errors.js";
-import { Session, tapeOf } from "./session.js";
+import { Session, tapeOf, type SendSpec } from "./session.js";
 import { utf8 } from "./reference.js";
 import { rng } from "../support/wasm.js";
 
@@ -42,6 +42,7 @@ const EXPORTS: [string, number[]][] = [
   ["tick", [0]], ["due_ptr", []],
   ["next_deadline", []], ["history_init", [4, 256]], ["history_count", []], ["history_find", [0]], ["history_ptr", [0]],
   ["history_len", [0]], ["shape_init", [4, 256]], ["shape_define", [0, 4]], ["set_now", [0]], ["conn_touch", [65536]],
+  ["wide_init", [4096]],
 ];
 
 function abi(): Script[] {
@@ -850,9 +851,339 @@ function shapes(): Script[] {
   return out;
 }
 
+/** The wide region (ABI 6): its configuration, who may take it, when it goes back, and what is framed there. */
+function wide(): Script[] {
+  const OUT = 64;
+  const WIDE = 512;
+  const setup = (s: Session): void => { s.init(3, OUT, 1024, 0); s.wideInit(WIDE); };
+  /** A text event whose frame, `data: …\n\n`, is n bytes. */
+  const ev = (n: number, c = "w", expect?: number): SendSpec => ({ text: c.repeat(n - 8), ...(expect === undefined ? {} : { expect }) });
+  const out: Script[] = [
+    {
+      name: "refused", about: "wide_init before init is NOT_INIT; outBytes or less, or past 2^30, is BAD_ARG and does not count; once one succeeds every later one is ALREADY_INIT",
+      run: (s) => {
+        s.wideInit(WIDE, Status.NOT_INIT);
+        s.init(2, OUT, 1024, 0);
+        for (const b of [OUT, OUT - 1, 0, -1, -(2 ** 31), MAX_REGION + 1, 2 ** 31 - 1]) s.wideInit(b, Status.BAD_ARG);
+        const h = s.open();
+        s.send(h, ev(OUT + 1, "x", Status.TOO_LARGE));
+        s.wideInit(OUT + 1);
+        for (const b of [WIDE, MAX_REGION + 1, OUT]) s.wideInit(b, Status.ALREADY_INIT);
+        s.send(h, ev(OUT + 1));
+        s.pending(h);
+        s.drain(h, [16]);
+        s.send(h, ev(OUT + 2, "x", Status.TOO_LARGE));
+        s.outLen(h);
+      },
+    },
+    {
+      name: "beyond-two-pages", about: "a 125 KB wide region fits the release build; the mcu build says NO_MEMORY",
+      run: (s) => { s.init(2, 1024, 4096, 0); s.wideInit(125000); const h = s.open(); s.send(h, ev(4000)); s.pending(h); s.drain(h, [0]); },
+    },
+    {
+      name: "goes-wide", about: "a frame larger than outBytes, on a connection with nothing pending, is framed in the wide region, up to its whole size; out_ptr names it there",
+      run: (s) => {
+        setup(s);
+        const h = s.open();
+        s.send(h, ev(100));
+        s.pending(h);
+        for (const which of [STAT_EVENTS, STAT_BYTES_FRAMED, STAT_PENDING]) s.stat(h, which);
+        s.drain(h, [7]);
+        s.stat(h, STAT_BYTES_DRAINED);
+        s.send(h, ev(OUT, "o"));
+        s.drain(h, [OUT]);
+        s.send(h, ev(WIDE, "f"));
+        s.pending(h);
+        s.drain(h, [100]);
+        s.send(h, ev(WIDE + 1, "x", Status.TOO_LARGE));
+        s.outLen(h);
+      },
+    },
+    {
+      name: "held-by-another", about: "while one connection holds the wide region another's frame larger than outBytes is NO_SPACE, until the holder drains all; the others' own spaces are untouched",
+      run: (s) => {
+        setup(s);
+        const [a, b, c] = [s.open(), s.open(), s.open()];
+        s.send(b, ev(40, "b"));
+        s.send(a, ev(WIDE - 12, "a"));
+        s.send(c, ev(100, "c", Status.NO_SPACE));
+        s.send(c, ev(OUT, "c"));
+        s.send(b, ev(OUT - 40, "B"));
+        for (const h of [a, b, c]) s.pending(h);
+        s.drain(a, [50], 400);
+        s.drain(c, [OUT]);
+        s.send(c, ev(100, "c", Status.NO_SPACE));
+        s.drain(a, [33]);
+        s.send(c, ev(100, "c"));
+        s.send(a, ev(100, "a", Status.NO_SPACE));
+        s.send(a, ev(10, "a"));
+        for (const h of [a, b, c]) s.pending(h);
+        for (const h of [a, b, c]) s.drain(h, [9]);
+      },
+    },
+    {
+      name: "pending-first", about: "with bytes pending, a frame larger than outBytes is NO_SPACE though the wide region is free (they stay one run, in order); once all drain it goes",
+      run: (s) => {
+        s.init(2, OUT, 1024, 0);
+        const h = s.open();
+        s.send(h, ev(10, "p"));
+        s.wideInit(WIDE); // after traffic: nothing changes for the bytes already framed
+        s.send(h, ev(100, "w", Status.NO_SPACE));
+        s.drain(h, [3], 9);
+        s.send(h, ev(100, "w", Status.NO_SPACE));
+        s.consume(h, 1);
+        s.send(h, ev(100));
+        s.pending(h);
+        s.drain(h, [0]);
+      },
+    },
+    {
+      name: "too-large", about: "TOO_LARGE only past both outBytes and the wide region, whoever holds it; a frame between the two is NO_SPACE",
+      run: (s) => {
+        setup(s);
+        const [a, b] = [s.open(), s.open()];
+        s.send(a, ev(WIDE + 1, "x", Status.TOO_LARGE));
+        s.comment(a, "t".repeat(WIDE - 2), { expect: Status.TOO_LARGE });
+        s.send(a, ev(200, "a"));
+        s.send(a, ev(WIDE + 1, "x", Status.TOO_LARGE));
+        s.send(a, ev(WIDE - 199, "x", Status.NO_SPACE));
+        s.send(a, ev(WIDE - 200, "A"));
+        s.send(b, ev(WIDE + 1, "x", Status.TOO_LARGE));
+        s.send(b, ev(WIDE, "x", Status.NO_SPACE));
+        s.send(b, ev(OUT + 1, "x", Status.NO_SPACE));
+        s.send(b, ev(OUT, "b"));
+        s.drain(a, [0]);
+        s.drain(b, [0]);
+      },
+    },
+    {
+      name: "bad-tape-takes-nothing", about: "a refused frame that would have gone wide leaves the region free",
+      run: (s) => {
+        setup(s);
+        const [a, b] = [s.open(), s.open()];
+        s.send(a, { tape: new Uint8Array([TAG_ARRAY, ...str8(TAG_STR8, "q".repeat(200))]), expect: Status.BAD_TAPE });
+        s.send(a, { event: "bad\n", text: "q".repeat(200), expect: Status.EVENT_NAME });
+        s.outLen(a);
+        s.send(b, ev(200, "b"));
+        s.drain(b, [0]);
+        s.send(a, ev(200, "a"));
+        s.drain(a, [0]);
+      },
+    },
+    {
+      name: "append", about: "later frames on the holder append in the wide region, also after a partial drain; its room is the wide region's, not outBytes",
+      run: (s) => {
+        setup(s);
+        const [h, other] = [s.open(), s.open()];
+        s.send(h, ev(100, "1"));
+        s.send(h, ev(10, "2"));
+        s.send(h, { event: "big", id: "3", text: "3".repeat(150) }); // 175 bytes: 285 pending
+        s.pending(h);
+        s.drain(h, [13], 120); // 165 pending, moved to the front by the next frame
+        s.send(h, ev(200, "4"));
+        s.send(h, ev(140, "5")); // 505 pending
+        s.pending(h);
+        s.send(h, ev(8, "", Status.NO_SPACE)); // 8 bytes would fit its own empty space
+        s.comment(h, "");
+        s.comment(h, "x"); // exactly full
+        s.send(h, ev(8, "", Status.NO_SPACE));
+        s.send(other, ev(100, "o", Status.NO_SPACE));
+        s.stat(h, STAT_PENDING);
+        s.drain(h, [64]);
+        s.send(h, ev(8, ""));
+        s.send(other, ev(100, "o"));
+        s.drain(other, [0]);
+        s.drain(h, [0]);
+      },
+    },
+    {
+      name: "release/consume", about: "the wide region goes back when out_consume takes the holder's last pending byte, not before",
+      run: (s) => {
+        setup(s);
+        const [a, b] = [s.open(), s.open()];
+        s.send(a, ev(100, "a"));
+        s.consume(a, 99);
+        s.send(b, ev(100, "b", Status.NO_SPACE));
+        s.consume(a, 0);
+        s.send(b, ev(100, "b", Status.NO_SPACE));
+        s.consume(a, 1);
+        s.consume(a, 0);
+        s.send(b, ev(100, "b"));
+        s.send(a, ev(OUT, "a"));
+        s.send(a, ev(100, "a", Status.NO_SPACE));
+        s.pending(a);
+        s.pending(b);
+        s.drain(a, [OUT]);
+        s.drain(b, [OUT]);
+      },
+    },
+    {
+      name: "release/take", about: "out_take of the holder's bytes gives the wide region back at once",
+      run: (s) => {
+        setup(s);
+        const [a, b] = [s.open(), s.open()];
+        s.send(a, ev(300, "a"));
+        s.drain(a, [0]);
+        s.send(b, ev(300, "b"));
+        s.send(a, ev(300, "a", Status.NO_SPACE));
+        s.drain(b, [0]);
+        s.send(a, ev(300, "a"));
+        s.drain(a, [0]);
+      },
+    },
+    {
+      name: "release/close", about: "closing the holder drops its bytes and frees the wide region (closing another does not); its row's next connection starts in its own space",
+      run: (s) => {
+        setup(s);
+        const [a, b, c] = [s.open(), s.open(), s.open()];
+        s.send(a, ev(300, "a"));
+        s.send(c, ev(20, "c"));
+        s.close(c);
+        s.send(b, ev(300, "b", Status.NO_SPACE));
+        s.close(a);
+        s.send(b, ev(300, "b"));
+        const d = s.open();
+        s.outLen(d);
+        s.send(d, ev(OUT, "d"));
+        s.pending(d);
+        s.drain(d, [5]);
+        s.send(d, ev(100, "d", Status.NO_SPACE));
+        s.drain(b, [0]);
+        s.send(d, ev(100, "d"));
+        s.drain(d, [0]);
+      },
+    },
+    {
+      name: "comment", about: "a comment larger than outBytes goes wide as an event does: appended to by later frames, NO_SPACE while held elsewhere, TOO_LARGE past both",
+      run: (s) => {
+        setup(s);
+        const [a, b] = [s.open(), s.open()];
+        s.comment(a, "c".repeat(100));
+        s.comment(a, "line\nline\r\nline");
+        s.comment(b, "d".repeat(100), { expect: Status.NO_SPACE });
+        s.comment(b, "d".repeat(WIDE - 2), { expect: Status.TOO_LARGE });
+        s.send(a, ev(100));
+        s.stat(a, STAT_EVENTS);
+        s.pending(a);
+        s.drain(a, [11]);
+        s.comment(b, "d".repeat(WIDE - 3));
+        s.drain(b, [0]);
+      },
+    },
+    {
+      name: "keep-alive", about: "tick frames the keep-alive into the space a connection holds: the wide region while it holds it (none once that is full, though its own space is empty), its own after",
+      run: (s) => {
+        s.init(2, OUT, 1024, 100);
+        s.wideInit(256);
+        const [a, b] = [s.open(), s.open()];
+        s.send(a, ev(248, "a"));
+        s.tick(100);
+        s.pending(a);
+        s.comment(a, ""); // 253 pending
+        s.tick(200); // 255
+        s.tick(300); // one byte free: no keep-alive
+        s.stat(a, STAT_DEADLINE);
+        s.outLen(a);
+        s.drain(a, [100]);
+        s.tick(400);
+        s.pending(a);
+        s.drain(a, [1]);
+        s.drain(b, [1]);
+      },
+    },
+    {
+      name: "history", about: "a recorded frame framed in the wide region is recorded as any other: history_ptr and history_len give it; a refused one is not recorded",
+      run: (s) => {
+        s.init(2, OUT, 1024, 0);
+        s.historyInit(8, 2048);
+        s.wideInit(WIDE);
+        const [a, b] = [s.open(), s.open()];
+        s.send(a, { flags: RECORD, id: "w1", event: "big", text: "h".repeat(300) });
+        s.historyFrame(0);
+        s.historyFind("w1");
+        s.send(b, { flags: RECORD, id: "w2", text: "h".repeat(300), expect: Status.NO_SPACE });
+        s.historyCount();
+        s.historyFind("w2", { expect: Status.ID_UNKNOWN });
+        s.send(a, { flags: RECORD, id: "s", text: "small" });
+        s.drain(a, [0]);
+        s.send(b, { flags: RECORD, id: "w2", text: "i".repeat(300) });
+        for (let i = 0; i < 3; i++) s.historyFrame(i);
+        s.historyFind("w2");
+        s.drain(b, [64]);
+      },
+    },
+  ];
+  // The same events and comments, in the wide region and in a connection's own large space:
+  // generate.ts checks the two drain the same bytes.
+  for (const [name, outBytes, wideBytes] of [["in-wide", OUT, 4096], ["in-own-space", 4096, 0]] as const) {
+    out.push({
+      name: `same-bytes/${name}`, about: "a frame in the wide region is byte for byte the frame a connection with outBytes that large gets",
+      run: (s) => {
+        s.init(1, outBytes, 8192, 0);
+        if (wideBytes) s.wideInit(wideBytes);
+        s.shapeInit(2, 256);
+        s.shapeDefine(keyList(["id", "name", "value"]), ["id", "name", "value"]);
+        const h = s.open();
+        const events: SendSpec[] = [
+          { text: "first line\r\nsecond\rthird\n" + "t".repeat(200) + "\n\nafter a blank" },
+          { event: "update", id: "17", retry: 2500, text: "ü✓🎉 ".repeat(30) },
+          { json: { list: Array.from({ length: 30 }, (_, i) => i * 1.5), s: "quote\"back\\slash \u0001 ü✓🎉", nested: { a: [null, true, false, -0, 1e21, 5e-324] } } },
+          { tape: new Uint8Array(shaped(0, [12345, "x".repeat(80), 2.5])), means: { id: 12345, name: "x".repeat(80), value: 2.5 } },
+          { tape: new Uint8Array(shaped(0, [SKIP, "q\"".repeat(40), null])), means: { name: "q\"".repeat(40), value: null } },
+          { event: "e".repeat(100), tape: new Uint8Array([TAG_ARRAY, TAG_STR_AT, ...le32(0), ...le32(100), TAG_ARRAY_END]), means: ["e".repeat(100)] },
+          { id: "i".repeat(256), noData: true },
+        ];
+        for (const e of events) {
+          s.send(h, e);
+          s.drain(h, [0]);
+        }
+        s.comment(h, "comment ".repeat(20) + "\nnext line");
+        s.send(h, events[0]!);
+        s.send(h, events[2]!);
+        s.drain(h, [37]);
+      },
+    });
+  }
+  for (let n = 0; n < 4; n++) {
+    out.push({
+      name: `random/${n}`, about: "a long random script around the wide region: frames below, between and past outBytes and the wide region, drains, takes, closes, ticks",
+      run: (s) => {
+        const outBytes = 64 + 32 * n;
+        const wideBytes = 300 + 150 * n;
+        s.init(4, outBytes, 2048, n % 2 ? 300 : 0);
+        s.wideInit(wideBytes);
+        // Payloads mostly within outBytes, often between it and the wide region, now and then past both.
+        const size = (): number => {
+          const u = rand();
+          return u < 0.45 ? 8 + int(outBytes - 8) : u < 0.9 ? outBytes + 1 + int(wideBytes - outBytes) : wideBytes + 1 + int(20);
+        };
+        const open: number[] = [];
+        let now = 0;
+        for (let op = 0; op < 300; op++) {
+          const h = open.length ? pick(open) : 0;
+          const r = int(20);
+          if (!open.length || (r === 0 && open.length < 4)) open.push(s.open());
+          else if (r < 8) s.send(h, { text: `${op} ${"r".repeat(size())}`, ...(rand() < 0.3 ? { event: "ev", id: `${op}` } : {}) });
+          else if (r < 10) s.comment(h, "k".repeat(size()));
+          else if (r < 14) s.drain(h, [1 + int(40), 1 + int(5)], rand() < 0.5 ? int(300) : Infinity);
+          else if (r < 15) s.drain(h, [0]);
+          else if (r < 16 && open.length > 1) { s.close(h); open.splice(open.indexOf(h), 1); }
+          else if (r < 18) { now += int(400); s.tick(now); }
+          else if (r < 19) s.pending(h);
+          else { s.stat(h, int(7)); s.nextDeadline(); }
+        }
+        for (const h of open) s.drain(h, [97]);
+      },
+    });
+  }
+  return out;
+}
+
 export function categories(): Record<string, Script[]> {
+  // wide comes last: its scripts draw from the seeded generator as they run, after every other's.
   return {
     abi: abi(), init: initScripts(), open: open(), "send-text": sendText(), "send-fields": sendFields(),
     json: json(), comment: comment(), close: close(), drain: drain(), time: time(), stats: stats(), history: history(), shapes: shapes(), random: random(),
+    wide: wide(),
   };
 }

@@ -71,6 +71,8 @@ export class Session {
   // promises a gap-free run of the newest, within both bounds, which is what is checked.
   // Object shapes: the key lists defined, and the table's bounds.
   private shapes: { max: number; bytes: number; used: number; keys: string[][] } | null = null;
+  // The wide region (wide_init): its size, and the connection whose pending bytes are in it.
+  private wide: { bytes: number; owner: ConnModel | null } | null = null;
   private history: { maxEvents: number; maxBytes: number; recorded: { id: Uint8Array; frame: Uint8Array }[]; kept: number } | null = null;
 
   constructor(readonly name: string, readonly about: string, private readonly host: RawHost) {}
@@ -164,7 +166,9 @@ export class Session {
   close(h: number): void {
     const want = this.misuse(h) ?? 0;
     this.call("conn_close", [h], want);
-    if (want === 0) this.conns.delete(h);
+    if (want !== 0) return;
+    this.release(this.conns.get(h)!);
+    this.conns.delete(h);
   }
 
   state(h: number): void {
@@ -293,20 +297,51 @@ export class Session {
     return r;
   }
 
-  /** TOO_LARGE, NO_SPACE, or the frame's length. */
+  /**
+   * The frame's length if it fits the space the connection holds, or else the wide region it
+   * may take (it has nothing pending, and the region is free and large enough); otherwise
+   * TOO_LARGE if it is larger than both outBytes and the wide region, NO_SPACE if not.
+   */
   private fit(h: number, n: number): number {
     const c = this.conns.get(h)!;
-    if (n > this.outBytes) return Status.TOO_LARGE;
-    if (n > this.outBytes - c.pending.length) return Status.NO_SPACE;
-    return n;
+    if (n <= this.free(c)) return n;
+    const w = this.wide;
+    if (w && w.owner === null && c.pending.length === 0 && n <= w.bytes) return n;
+    return n > this.outBytes && n > (w?.bytes ?? 0) ? Status.TOO_LARGE : Status.NO_SPACE;
+  }
+
+  /** Free bytes in the space the connection holds: the wide region's while it owns it, else its own. */
+  private free(c: ConnModel): number {
+    return (this.wide?.owner === c ? this.wide.bytes : this.outBytes) - c.pending.length;
+  }
+
+  /** Gives the wide region back once the connection that holds it has nothing pending, or closes. */
+  private release(c: ConnModel): void {
+    if (this.wide?.owner === c) this.wide.owner = null;
   }
 
   private commit(c: ConnModel, b: Uint8Array, isEvent: boolean): void {
+    // A frame past the space it holds is one fit() let into the wide region.
+    if (b.length > this.free(c)) this.wide!.owner = c;
     c.pending = concat([c.pending, b]);
     c.stream.push(b);
     c.framed += b.length;
     if (isEvent) c.events++;
     if (this.keepAlive > 0) c.deadline = this.now + this.keepAlive;
+  }
+
+  // --- the wide region ---
+
+  wideInit(bytes: number, expect?: number): number {
+    let want = 0;
+    if (!this.ready) want = Status.NOT_INIT;
+    else if (this.wide) want = Status.ALREADY_INIT;
+    else if (!(bytes > this.outBytes && bytes <= MAX_REGION)) want = Status.BAD_ARG;
+    else if (expect === Status.NO_MEMORY) want = Status.NO_MEMORY;
+    this.meant(want, expect, "wide_init");
+    const r = this.call("wide_init", [bytes], want);
+    if (r === 0) this.wide = { bytes, owner: null };
+    return r;
   }
 
   // --- history ---
@@ -450,9 +485,17 @@ export class Session {
     this.steps.push({ drain: h, chunks, ...(max < Infinity ? { max } : {}), expect: want });
   }
 
+  /** out_ptr and out_len, then the pending bytes there, left pending. */
+  pending(h: number): void {
+    this.outLen(h);
+    this.outPtr(h);
+    this.read(["out_ptr", [h]], ["out_len", [h]], this.conns.get(h)!.pending);
+  }
+
   private take(c: ConnModel, n: number): void {
     c.pending = c.pending.slice(n);
     c.drained += n;
+    if (c.pending.length === 0) this.release(c);
   }
 
   // --- time ---
@@ -474,7 +517,7 @@ export class Session {
     this.call("tick", [now], want);
     for (const c of due) {
       // A connection whose space is full gets no keep-alive: its peer is not reading.
-      if (this.outBytes - c.pending.length >= KEEP_ALIVE.length) {
+      if (this.free(c) >= KEEP_ALIVE.length) {
         this.commit(c, KEEP_ALIVE, false);
         c.meant.push({ kind: "comment", text: "" });
       } else {
