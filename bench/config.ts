@@ -48,6 +48,8 @@ export interface Config {
   w6WarmSeconds: number;
   /** W6's pass as fast as it goes: events, `burst` per turn of the publisher's event loop (repeated until it spans minSeconds). */
   w6BurstEvents: number;
+  /** W7: subscribers that the server cuts off at once and that all reconnect within a second. */
+  w7Clients: number;
 }
 
 export const FULL: Config = {
@@ -73,6 +75,7 @@ export const FULL: Config = {
   w6Seconds: 5,
   w6WarmSeconds: 2,
   w6BurstEvents: 2_000,
+  w7Clients: 10_000,
 };
 
 export const QUICK: Config = {
@@ -97,4 +100,5 @@ export const QUICK: Config = {
   w6Seconds: 2,
   w6WarmSeconds: 0.5,
   w6BurstEvents: 1_000,
+  w7Clients: 1_000,
 };

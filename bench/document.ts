@@ -1,8 +1,10 @@
 // bench/results/latest.md: what was run, on what, the targets, the tables, and how it was measured.
 import type { CaseProfile } from "./profile/case.js";
-import { fmt, markdownTable, type Results, sig, type Target, tables, targets, value, verificationFailures } from "./report.js";
+import { fmt, markdownTable, type Results, sig, type Table, type Target, tables, targets, value, verificationFailures } from "./report.js";
 import type { W6Result } from "./w6.js";
 import { w6Explanation, w6Failures, w6Tables, w6Targets } from "./w6-report.js";
+import { W7_BEFORE, W7_DEADLINE_MS, W7_MISSED, W7_SPREAD_MS, type W7Result } from "./w7.js";
+import { w7Explanation, w7Failures, w7Tables, w7Targets } from "./w7-report.js";
 
 export function markdown(results: Results): string {
   const c = results.config;
@@ -15,7 +17,7 @@ export function markdown(results: Results): string {
     "## Correctness",
     "",
     failures.length === 0
-      ? `Every run, eventsource-parser read one ${fmt(c.verifyEvents)}-event stream and the first W2 subscriber's stream from every peer: each event was event i with its name, and the byte counter agreed with the parser's count.${results.w6 === undefined || "skipped" in results.w6 ? "" : ` ${W6_CORRECT}`}`
+      ? `Every run, eventsource-parser read one ${fmt(c.verifyEvents)}-event stream and the first W2 subscriber's stream from every peer: each event was event i with its name, and the byte counter agreed with the parser's count.${results.w6 === undefined || "skipped" in results.w6 ? "" : ` ${W6_CORRECT}`}${results.w7 === undefined || "skipped" in results.w7 ? "" : ` ${W7_CORRECT}`}`
       : `**Verification failed:**\n\n${failures.map((f) => `- ${f}`).join("\n")}`,
     "",
     "## Results",
@@ -43,13 +45,16 @@ export function markdown(results: Results): string {
     "  V8 optimises by use, and a fast server's per-write code is still being optimised well after its first 200,000",
     "  events. W2 broadcasts in bursts, one burst",
     "  per turn of the event loop, so a server can coalesce a burst's frames into one write per subscriber. W3 opens",
-    "  idle subscriber streams on a fresh server process.",
+    "  idle subscriber streams on a fresh server process, 500 at a time (a place is free again at its connection's",
+    "  response head, so the accept queue never overflows): connects/s is the client's count over its time from the",
+    "  first connect to the last head, server CPU per connect the server's over the same time.",
     "- W4 runs in a process of its own, no sockets: the engine (`Engine.send` then `drain`) against the string path, after",
     "  checking byte for byte that both frame every event the same; many short passes, the variants taking turns, each",
     "  ending with a timed scavenge of its own garbage; each variant's figure the median of its passes.",
     "- W5 runs the wasm3 bench's loop (bench/wasm3-vs-v8.py, its cases and its V8 side): one `send` + `out_consume` per",
     "  event on the same staged bytes, under pywasm3 and under V8, for the mcu and release builds.",
     ...(results.w6 === undefined ? [] : W6_MEASURED),
+    ...(results.w7 === undefined ? [] : W7_MEASURED),
     "",
   ];
   return lines.join("\n");
@@ -76,6 +81,25 @@ const W6_MEASURED = [
   "  servers, the client, redis-server), the in-process one two: their latency includes waiting for a core.",
 ];
 
+const W7_CORRECT = `In W7, every client got events 1–${W7_BEFORE} in order before the cut, and after its reconnect exactly what its peer owes it, each event's data checked against its id: from wasm-sse events ${W7_BEFORE + 1}–${W7_BEFORE + W7_MISSED + 1} in order, none missing or repeated; from the peers without replay event ${W7_BEFORE + W7_MISSED + 1} alone.`;
+
+const W7_MEASURED = [
+  `- W7 runs a fresh server process per peer and run (bench/w7/server.ts: the peer's subscribe route on node:http; wasm-sse`,
+  "  a Channel with a history of 64 events and withSse's `resumeFrom`, better-sse its Channel, naive node:http `id:` lines;",
+  "  events carry ids, keep-alive is off). The client (bench/w7/client.ts) opens every subscription from 127.0.0.2–9 (no",
+  `  ephemeral-port shortage) and every one gets events 1–${W7_BEFORE}. Then the server destroys every socket it accepted (a FIN`,
+  `  to each client) and, once no subscriber is left, sends events ${W7_BEFORE + 1}–${W7_BEFORE + W7_MISSED} to nobody (only wasm-sse's history keeps`,
+  `  them). Each client reconnects at a uniformly random moment within ${W7_SPREAD_MS / 1000} s, with \`Last-Event-ID: ${W7_BEFORE}\`; once the server`,
+  `  counts every client that got a 200 back, it sends event ${W7_BEFORE + W7_MISSED + 1}. "Every client done" runs from the cut until the last client has`,
+  "  that live event (the spread of the reconnects is part of it); \"caught up\" from a client's reconnect until it has its",
+  "  response head and every event it missed (for the peers without replay: its head). Server CPU runs over the same time",
+  "  and is divided by the clients: the cut (every stream ending, and the events sent to nobody), then the reconnects",
+  "  (connects, heads, replays, the live event). The server's peak RSS is VmHWM from /proc/<pid>/status, reset by writing",
+  "  5 to /proc/<pid>/clear_refs just before the cut (sampled every 10 ms where that is refused). A reconnect without a head",
+  `  after ${W7_DEADLINE_MS / 1000} s, or a client without the live event ${W7_DEADLINE_MS / 1000} s after it was sent, has timed out. When the CPU target is missed in a`,
+  "  full run (or with `--profile`), W7 runs wasm-sse's and naive's storms once more under `--cpu-prof`.",
+];
+
 /** What `--only w6` writes: W6 alone, in a directory of its own. */
 export interface W6OnlyResults {
   config: Results["config"];
@@ -87,30 +111,62 @@ export interface W6OnlyResults {
 }
 
 export function w6Markdown(results: W6OnlyResults): string {
-  const c = results.config;
   const w6 = results.w6;
-  const failures = w6Failures(w6);
-  const tg = "skipped" in w6 ? [] : w6Targets(w6);
+  const ran = !("skipped" in w6);
+  return alone("W6", results, {
+    ran, failures: w6Failures(w6), correct: W6_CORRECT, tables: w6Tables(w6, results.config),
+    targets: ran ? w6Targets(w6) : [], explain: (t) => (ran ? w6Explanation(w6, t) : []), measured: W6_MEASURED,
+  });
+}
+
+/** What `--only w7` writes: W7 alone, in a directory of its own. */
+export interface W7OnlyResults {
+  config: Results["config"];
+  machine: Results["machine"];
+  startedAt: string;
+  seconds: number;
+  w7: W7Result;
+  notes: string[];
+}
+
+export function w7Markdown(results: W7OnlyResults): string {
+  const w7 = results.w7;
+  return alone("W7", results, { ran: true, failures: w7Failures(w7), correct: W7_CORRECT, tables: w7Tables(w7, results.config), targets: w7Targets(w7), explain: () => w7Explanation(w7), measured: W7_MEASURED });
+}
+
+/** A case's page when it runs alone: what it checked, its tables, its missed targets explained, how it is measured. */
+interface AlonePage {
+  ran: boolean;
+  failures: string[];
+  correct: string;
+  tables: Table[];
+  targets: Target[];
+  explain: (t: Target) => string[];
+  measured: string[];
+}
+
+function alone(name: "W6" | "W7", results: Pick<Results, "config" | "machine" | "startedAt" | "seconds" | "notes">, page: AlonePage): string {
+  const c = results.config;
   const lines = [
-    ...head(`# wasm-sse benchmark, W6 alone (${c.mode} run)`, results, [
-      "Generated by `node --import tsx bench/run.ts" + (c.mode === "quick" ? " --quick" : "") + " --only w6`. Every number is the median over runs; every ratio is",
+    ...head(`# wasm-sse benchmark, ${name} alone (${c.mode} run)`, results, [
+      "Generated by `node --import tsx bench/run.ts" + (c.mode === "quick" ? " --quick" : "") + ` --only ${name.toLowerCase()}\`. Every number is the median over runs; every ratio is`,
       "taken within one run, then the median over runs.",
-    ], tg),
+    ], page.targets),
     "## Correctness",
     "",
-    "skipped" in w6 ? "W6 did not run." : failures.length === 0 ? W6_CORRECT : `**Verification failed:**\n\n${failures.map((f) => `- ${f}`).join("\n")}`,
+    !page.ran ? `${name} did not run.` : page.failures.length === 0 ? page.correct : `**Verification failed:**\n\n${page.failures.map((f) => `- ${f}`).join("\n")}`,
     "",
     "## Results",
     "",
-    ...w6Tables(w6, c).flatMap((t) => [markdownTable(t), ""]),
-    ...("skipped" in w6 || tg.every((t) => t.met) ? [] : [
+    ...page.tables.flatMap((t) => [markdownTable(t), ""]),
+    ...(!page.ran || page.targets.every((t) => t.met) ? [] : [
       "## Closing note: missed targets",
       "",
-      ...tg.filter((t) => !t.met).flatMap((t) => [`**${t.text}**: ${t.shown}.`, "", ...w6Explanation(w6, t), ""]),
+      ...page.targets.filter((t) => !t.met).flatMap((t) => [`**${t.text}**: ${t.shown}.`, "", ...page.explain(t), ""]),
     ]),
     "## How it is measured",
     "",
-    ...W6_MEASURED,
+    ...page.measured,
     "",
   ];
   return lines.join("\n");
@@ -124,16 +180,18 @@ function closingNote(results: Results): string[] {
   const shown = new Set<string>();
   for (const t of missed) {
     lines.push(`**${t.text}**: ${t.shown}.`, "");
-    // W6's targets each get their own note (w6Explanation); the other cases share a profile per case.
-    lines.push(...(shown.has(t.explainedBy) && t.explainedBy !== "w6" ? ["Limited by the same case: see its profile above."] : explanation(results, t)), "");
-    shown.add(t.explainedBy);
+    // W6's targets each get their own note (w6Explanation); the other cases share a profile per case (a memory target has its own note).
+    const key = `${t.explainedBy}${t.memory === true ? " memory" : ""}`;
+    lines.push(...(shown.has(key) && t.explainedBy !== "w6" ? ["Limited by the same case: see its profile above."] : explanation(results, t)), "");
+    shown.add(key);
   }
   return lines;
 }
 
 function explanation(results: Results, t: Target): string[] {
   if (t.explainedBy === "w6") return results.w6 === undefined || "skipped" in results.w6 ? [] : w6Explanation(results.w6, t);
-  if (t.explainedBy === "w3") {
+  if (t.explainedBy === "w7") return results.w7 === undefined || "skipped" in results.w7 ? [] : w7Explanation(results.w7);
+  if (t.memory === true) {
     const kib = (peer: "wasm-sse" | "naive", key: string): string => `${sig(value(results, peer, key))} KiB`;
     return [
       `Per idle connection, wasm-sse holds ${kib("wasm-sse", "w3Rss")} of RSS (V8 heap ${kib("wasm-sse", "w3Heap")}, external ${kib("wasm-sse", "w3External")});`,

@@ -1,7 +1,8 @@
 // npm run bench [-- --quick] [--out DIR] [--peers a,b] [--profile]: every workload against every peer,
 // a progress line per case, the tables, and bench/results/{latest.md,ratios.svg,latest.json}.
-// --only w6 runs W6 alone and writes its latest.md and latest.json to bench/results/w6/ (quick:
-// results/quick/w6/); --w6-variants in-process,shared,naive picks W6's variants.
+// --only w6 or --only w7 runs that case alone and writes its latest.md and latest.json to
+// bench/results/w6/ or w7/ (quick: results/quick/w6/, w7/); --w6-variants in-process,shared,naive
+// picks W6's variants; --peers also picks W7's (of wasm-sse, better-sse and naive).
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,17 +10,20 @@ import { fileURLToPath } from "node:url";
 import { Child } from "./child.js";
 import { FULL, QUICK, type Config } from "./config.js";
 import { w3Headroom } from "./limits.js";
-import { markdown, w6Markdown, type W6OnlyResults } from "./document.js";
+import { markdown, w6Markdown, type W6OnlyResults, w7Markdown, type W7OnlyResults } from "./document.js";
 import { type CaseProfile, profileCase, type ProfiledWorkload } from "./profile/case.js";
 import { profileEngine } from "./profile/engine.js";
 import { describeProfile } from "./profile/run.js";
-import { fmt, type PeerRun, type Results, sig, tables, targets, textTable, verificationFailures } from "./report.js";
+import { fmt, type PeerRun, type Results, sig, type Table, type Target, tables, targets, textTable, verificationFailures } from "./report.js";
 import { ratioChart } from "./svg.js";
 import type { W4Result } from "./w4.js";
 import { runW5 } from "./w5.js";
 import { runW6 } from "./w6.js";
 import { w6Failures, w6Tables, w6Targets } from "./w6-report.js";
 import { W6_VARIANTS, type W6Variant } from "./w6/protocol.js";
+import { runW7, type W7Result } from "./w7.js";
+import { w7Failures, w7Tables, w7Targets } from "./w7-report.js";
+import { W7_PEERS } from "./w7/protocol.js";
 import type { Verdict } from "./client/verify.js";
 import { PEERS, type PeerName, type Running, startClient, startPeer, verifyStream, w1, w2, w3 } from "./workloads.js";
 
@@ -50,12 +54,13 @@ const w6Overrides = Object.fromEntries(
 if (Object.keys(w6Overrides).length > 0) notes.push(`W6 ran with ${Object.entries(w6Overrides).map(([k, v]) => `${k} ${v}`).join(", ")}, not the ${base.mode} configuration's.`);
 const cfg: Config = { ...base, w3Connections, ...w6Overrides, profileMisses: base.profileMisses || process.argv.includes("--profile") };
 const only = option("--only");
-if (only !== undefined && only !== "w6") throw new Error(`--only takes w6, got ${only}`);
+if (only !== undefined && only !== "w6" && only !== "w7") throw new Error(`--only takes w6 or w7, got ${only}`);
 const outDir = path.resolve(option("--out") ?? path.join(here, "results", cfg.mode === "quick" ? "quick" : "", only ?? ""));
 const w6Variants = (option("--w6-variants")?.split(",") ?? [...W6_VARIANTS]) as W6Variant[];
 for (const v of w6Variants) if (!W6_VARIANTS.includes(v)) throw new Error(`unknown W6 variant ${v}; variants are ${W6_VARIANTS.join(", ")}`);
 const peers = (option("--peers")?.split(",") ?? [...PEERS]) as PeerName[];
 for (const p of peers) if (!PEERS.includes(p)) throw new Error(`unknown peer ${p}; peers are ${PEERS.join(", ")}`);
+const w7Peers = W7_PEERS.filter((p) => peers.includes(p));
 
 const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
@@ -86,7 +91,7 @@ async function socketWorkloads(): Promise<PeerRun[]> {
           await server.stop();
           const r3 = await w3(peer, client, cfg);
           const perConn = (what: "rss" | "heapUsed"): string => sig((r3.after[what] - r3.before[what]) / r3.connections / 1024);
-          say(`${tag} W3 ${fmt(r3.connections)} idle connections: ${perConn("rss")} KiB RSS each (V8 heap ${perConn("heapUsed")} KiB)`);
+          say(`${tag} W3 ${fmt(r3.connections)} idle connections: ${fmt(r3.connections / r3.openSeconds)} connects/s, server ${sig((r3.openCpu / r3.connections) * 1e6)} µs/connect; ${perConn("rss")} KiB RSS each (V8 heap ${perConn("heapUsed")} KiB)`);
           const verdicts = { stream, broadcast: r2.verdict };
           for (const f of [...stream.failures, ...r2.verdict.failures]) say(`${tag} VERIFY FAILED: ${f}`);
           out.push({ run, peer, w1: r1, w2: r2.result, w3: r3, verdicts });
@@ -118,11 +123,11 @@ function write(results: Results): void {
   say(`wrote latest.md, ratios.svg and latest.json to ${outDir}`);
 }
 
-/** wasm-sse's CPU profile for each case behind a missed CPU target (W3 is memory: its table splits it). */
+/** wasm-sse's CPU profile for each case behind a missed CPU target (a memory target's table splits it). */
 async function profileMisses(results: Results): Promise<CaseProfile[]> {
   if (!cfg.profileMisses || !peers.includes("wasm-sse")) return [];
-  // W3 is memory, and W6 profiles its shared channel itself (bench/w6.ts).
-  const cases = new Set(targets(results).filter((t) => !t.met && t.explainedBy !== "w3" && t.explainedBy !== "w6").map((t) => t.explainedBy));
+  // W6 and W7 profile their servers themselves (bench/w6.ts, bench/w7.ts).
+  const cases = new Set(targets(results).filter((t) => !t.met && t.memory !== true && t.explainedBy !== "w6" && t.explainedBy !== "w7").map((t) => t.explainedBy));
   const out: CaseProfile[] = [];
   for (const c of cases) {
     say(`profiling wasm-sse ${c.toUpperCase()}, behind a missed target`);
@@ -150,16 +155,30 @@ async function w6Only(): Promise<number> {
   const w6 = await runW6(cfg, say, w6Variants);
   if ("skipped" in w6) say(`W6 skipped: ${w6.skipped}`);
   const results: W6OnlyResults = { config: cfg, machine: machine(loadBefore), startedAt: new Date(started).toISOString(), seconds: 0, w6, notes: [...notes, ...("skipped" in w6 ? [] : w6.notes)] };
+  return finishAlone(results, w6Tables(w6, cfg), "skipped" in w6 ? [] : w6Targets(w6), w6Failures(w6), () => w6Markdown(results));
+}
+
+/** `--only w7`: W7 alone, its own latest.md and latest.json. */
+async function w7Only(): Promise<number> {
+  const loadBefore = os.loadavg();
+  say(`wasm-sse bench, W7 alone, ${cfg.mode} mode: ${cfg.runs} run(s) of ${w7Peers.join(", ")}, ${fmt(cfg.w7Clients)} clients; results to ${outDir}`);
+  if (w7Peers.length === 0) throw new Error(`W7's peers are ${W7_PEERS.join(", ")}: --peers named none of them`);
+  const w7 = await runW7(cfg, say, w7Peers);
+  const results: W7OnlyResults = { config: cfg, machine: machine(loadBefore), startedAt: new Date(started).toISOString(), seconds: 0, w7, notes };
+  return finishAlone(results, w7Tables(w7, cfg), w7Targets(w7), w7Failures(w7), () => w7Markdown(results));
+}
+
+/** A case run alone: its tables and targets on the console, latest.json and latest.md; 1 if a verification failed. */
+function finishAlone(results: { seconds: number }, tabled: Table[], tg: Target[], failures: string[], md: () => string): number {
   console.log("");
-  for (const t of w6Tables(w6, cfg)) console.log(textTable(t) + "\n");
-  if (!("skipped" in w6)) for (const t of w6Targets(w6)) console.log(`${t.met ? "met   " : "MISSED"}  ${t.text}: ${t.shown}`);
+  for (const t of tabled) console.log(textTable(t) + "\n");
+  for (const t of tg) console.log(`${t.met ? "met   " : "MISSED"}  ${t.text}: ${t.shown}`);
   console.log("");
   results.seconds = (Date.now() - started) / 1000;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
-  writeFileSync(path.join(outDir, "latest.md"), w6Markdown(results));
+  writeFileSync(path.join(outDir, "latest.md"), md());
   say(`wrote latest.md and latest.json to ${outDir}`);
-  const failures = w6Failures(w6);
   if (failures.length > 0) {
     console.error("verification failed: the numbers above do not count");
     return 1;
@@ -184,6 +203,15 @@ async function main(): Promise<number> {
   });
   if ("skipped" in r6) say(`W6 skipped: ${r6.skipped}`);
   else notes.push(...r6.notes.map((n) => `W6: ${n}.`));
+  // As W6: a W7 failure (a hang, too few open files) fails the run without losing the other cases.
+  let w7Error: string | undefined;
+  const r7: W7Result | { skipped: string } = w7Peers.length === 0
+    ? { skipped: `none of W7's peers (${W7_PEERS.join(", ")}) was asked for` }
+    : await runW7(cfg, say, w7Peers).catch((error: unknown) => {
+        w7Error = (error as Error).message;
+        return { skipped: `W7 failed: ${w7Error}` };
+      });
+  if ("skipped" in r7) say(`W7 skipped: ${r7.skipped}`);
 
   const results: Results = {
     config: cfg,
@@ -194,6 +222,7 @@ async function main(): Promise<number> {
     w4: r4,
     w5: r5,
     w6: r6,
+    w7: r7,
     profiles: [],
     notes,
   };
@@ -215,7 +244,11 @@ async function main(): Promise<number> {
     console.error(`W6 failed: ${w6Error}`);
     return 1;
   }
+  if (w7Error !== undefined) {
+    console.error(`W7 failed: ${w7Error}`);
+    return 1;
+  }
   return 0;
 }
 
-process.exitCode = only === "w6" ? await w6Only() : await main();
+process.exitCode = only === "w6" ? await w6Only() : only === "w7" ? await w7Only() : await main();

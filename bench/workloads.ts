@@ -44,6 +44,10 @@ export interface Memory {
 
 export interface W3Result {
   connections: number;
+  /** The client's time from the first connect to the last response head. */
+  openSeconds: number;
+  /** Server CPU seconds over the same open. */
+  openCpu: number;
   before: Memory;
   after: Memory;
 }
@@ -157,18 +161,23 @@ export function w2Events(peer: PeerName, cfg: Config): number {
   return cfg.w2EventsSlow[peer] ?? cfg.w2Events;
 }
 
-/** W3: w3Connections idle streams on a fresh server; RSS before and after, each after a full GC. */
+/**
+ * W3: w3Connections idle streams on a fresh server: how fast they open (the client's time to
+ * the last response head, and the server's CPU over it), and RSS before and after, each after a full GC.
+ */
 export async function w3(name: PeerName, client: Client, cfg: Config): Promise<W3Result> {
   const { server, port } = await startPeer(name, cfg);
   try {
     await client.request({ type: "open", port, conns: W3_WARM_CONNECTIONS, n: 0, verifyFirst: false }, "opened", CASE_TIMEOUT_MS);
     await subscribersReach(server, W3_WARM_CONNECTIONS);
     const before = await settledMemory(server);
-    await client.request({ type: "open", port, conns: cfg.w3Connections, n: 0, verifyFirst: false }, "opened", CASE_TIMEOUT_MS);
+    const cpu0 = cpuSeconds(server.pid);
+    const opened = await client.request({ type: "open", port, conns: cfg.w3Connections, n: 0, verifyFirst: false }, "opened", CASE_TIMEOUT_MS);
+    const openCpu = cpuSeconds(server.pid) - cpu0;
     await subscribersReach(server, W3_WARM_CONNECTIONS + cfg.w3Connections);
     const after = await settledMemory(server);
     await client.request({ type: "close" }, "closed", CASE_TIMEOUT_MS);
-    return { connections: cfg.w3Connections, before, after };
+    return { connections: cfg.w3Connections, openSeconds: opened.seconds, openCpu, before, after };
   } finally {
     await server.stop();
   }

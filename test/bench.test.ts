@@ -160,7 +160,7 @@ describe("npm run bench:quick", () => {
     for (const peer of PEERS) for (const w of ["W1", "W2", "W3"]) expect(stdout).toMatch(new RegExp(`${peer} +${w} `));
     const md = readFileSync(path.join(out, "latest.md"), "utf8");
     expect(md).toMatch(/^# wasm-sse benchmark \(quick run\)/);
-    expect(md).toContain("| W1 server CPU per event ≤ 1/8 of better-sse's |");
+    expect(md).toContain("| W1 server CPU per event ≤ 1/16 of better-sse's |");
     for (const peer of PEERS) expect(md).toContain(`| ${peer} |`);
     const svg = readFileSync(path.join(out, "ratios.svg"), "utf8");
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>\n$/);

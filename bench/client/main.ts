@@ -2,18 +2,17 @@
 // response reader and the byte-level event counter, so that it is never the bottleneck
 // (the runner reports its CPU from /proc to show it).
 import net from "node:net";
-import type { ClientCommand, ClientReply } from "../protocol.js";
+import { type ClientCommand, type ClientReply, OPENING_AT_ONCE } from "../protocol.js";
 import { EventCounter } from "./counter.js";
 import { ResponseReader } from "./response.js";
 import { StreamCheck } from "./verify.js";
-
-/** Connections in flight at once while opening many: well within the peers' listen backlog. */
-const OPEN_CONCURRENCY = 500;
 
 interface Stream {
   socket: net.Socket;
   counter: EventCounter;
   check?: StreamCheck;
+  /** Resolves when the response head has arrived. */
+  head: Promise<void>;
 }
 
 /** Every connection opened by `open` commands, until `close`. */
@@ -37,7 +36,8 @@ function connect(port: number, path: string, check: StreamCheck | undefined, onE
           check.feed(bytes);
         });
     const socket = net.connect({ host: "127.0.0.1", port });
-    const stream: Stream = { socket, counter, check };
+    let headArrived!: () => void;
+    const stream: Stream = { socket, counter, check, head: new Promise((resolve) => (headArrived = resolve)) };
     let connected = false;
     socket.on("connect", () => {
       connected = true;
@@ -51,6 +51,7 @@ function connect(port: number, path: string, check: StreamCheck | undefined, onE
         fail(err);
         return;
       }
+      if (reader.headersDone) headArrived();
       onEvents(counter);
     });
     socket.on("error", (err) => (connected ? fail(err) : reject(err)));
@@ -72,6 +73,7 @@ async function stream(port: number, n: number, verify: boolean): Promise<void> {
   });
 }
 
+/** `conns` subscribers, OPENING_AT_ONCE at a time: each place in the window is free again at its connection's response head. */
 async function openMany(port: number, conns: number, n: number, verifyFirst: boolean): Promise<void> {
   let done = 0;
   const streams: Stream[] = [];
@@ -86,16 +88,21 @@ async function openMany(port: number, conns: number, n: number, verifyFirst: boo
       verdict: first.check?.verdict(first.counter.events),
     });
   };
-  for (let i = 0; i < conns; i += OPEN_CONCURRENCY) {
-    const batch = [];
-    for (let j = i; j < Math.min(conns, i + OPEN_CONCURRENCY); j++) {
+  const t0 = performance.now();
+  let started = 0;
+  const opener = async (): Promise<void> => {
+    while (started < conns) {
+      const j = started++;
       const check = verifyFirst && j === 0 ? new StreamCheck() : undefined;
-      batch.push(connect(port, "/subscribe", check, n > 0 ? onEvents : () => {}));
+      const s = await connect(port, "/subscribe", check, n > 0 ? onEvents : () => {});
+      streams[j] = s;
+      await s.head;
     }
-    streams.push(...(await Promise.all(batch)));
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(OPENING_AT_ONCE, conns) }, opener));
+  const seconds = (performance.now() - t0) / 1000;
   open = open.concat(streams);
-  reply({ type: "opened", conns: streams.length });
+  reply({ type: "opened", conns: streams.length, seconds });
 }
 
 function closeAll(): void {

@@ -15,6 +15,8 @@ export interface Fleet {
   readAll(mode: Extract<Command, { cmd: "readAll" }>["mode"]): Promise<Summary>;
   destroy(): Promise<{ destroyed: number }>;
   storm(c: Omit<Extract<Command, { cmd: "storm" }>, "cmd">): Promise<StormResult>;
+  /** Resolves once every reconnect has its response head or closed: how many got 200. */
+  reconnect(c: Omit<Extract<Command, { cmd: "reconnect" }>, "cmd">): Promise<{ reconnected: number }>;
   /** The client process's resident memory is not the server's: kill it and wait. */
   stop(): Promise<void>;
 }
@@ -46,6 +48,7 @@ export function startFleet(): Fleet {
     readAll: (mode) => send({ cmd: "readAll", mode }),
     destroy: () => send({ cmd: "destroy" }),
     storm: (c) => send({ cmd: "storm", ...c }),
+    reconnect: (c) => send({ cmd: "reconnect", ...c }),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill();
       await exited;

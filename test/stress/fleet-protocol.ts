@@ -8,6 +8,8 @@ export type Command =
   | { cmd: "summary"; mode: ReadMode }
   | { cmd: "readAll"; mode: ReadMode }
   | { cmd: "destroy" }
+  /** Every client of the mode, each after its stream closed, reconnects with Last-Event-ID at a random moment within `withinMs`. */
+  | { cmd: "reconnect"; mode: ReadMode; withinMs: number; seed: number }
   | { cmd: "storm"; port: number; plan: StormPlan };
 
 export interface Summary {
@@ -21,9 +23,10 @@ export interface Summary {
   comments: { total: number; min: number; max: number };
   lastId: { min: number; max: number };
   disorder: number;
+  reconnects: { min: number; max: number };
 }
 
-export type Reply = Summary | StormResult | { opened: number } | { destroyed: number };
+export type Reply = Summary | StormResult | { opened: number } | { destroyed: number } | { reconnected: number };
 
 export interface Request {
   seq: number;

@@ -1,6 +1,7 @@
 // The client process of the load tests: thousands of raw-socket event-stream clients, so the
 // server under test (in the test process) and its clients each have their own fd limit and
 // their own core. Driven over IPC by fleet-control.ts; it exits when its parent goes.
+import { rng } from "../support/wasm.js";
 import { localAddress, type Command, type Reply, type Request, type Summary } from "./fleet-protocol.js";
 import { SseClient, type ReadMode } from "./sse-client.js";
 import { storm } from "./storm-client.js";
@@ -36,7 +37,7 @@ function summary(mode: ReadMode): Summary {
   const s: Summary = {
     clients: list.length, ok: 0, closed: 0, ended: 0, malformed: 0, bytes: 0,
     events: { total: 0, min: Infinity, max: 0 }, comments: { total: 0, min: Infinity, max: 0 },
-    lastId: { min: Infinity, max: 0 }, disorder: 0,
+    lastId: { min: Infinity, max: 0 }, disorder: 0, reconnects: { min: Infinity, max: 0 },
   };
   for (const { counts: k } of list) {
     if (k.status === 200) s.ok++;
@@ -53,8 +54,27 @@ function summary(mode: ReadMode): Summary {
     s.lastId.min = Math.min(s.lastId.min, k.lastId);
     s.lastId.max = Math.max(s.lastId.max, k.lastId);
     s.disorder += k.disorder;
+    s.reconnects.min = Math.min(s.reconnects.min, k.reconnects);
+    s.reconnects.max = Math.max(s.reconnects.max, k.reconnects);
   }
   return s;
+}
+
+/** After a cut: each client reconnects at its own random moment; resolves once every one has its head or closed again. */
+function reconnect(c: Extract<Command, { cmd: "reconnect" }>): Promise<Reply> {
+  const list = clients.get(c.mode) ?? [];
+  const still = list.filter((client) => !client.counts.closed).length;
+  if (still > 0) throw new Error(`${still} ${c.mode} clients are still connected: reconnect follows a cut`);
+  const next = rng(c.seed);
+  return new Promise((resolve) => {
+    const settled = new Set<SseClient>();
+    const settle = (client: SseClient) => {
+      settled.add(client);
+      if (settled.size === list.length) resolve({ reconnected: list.filter((x) => x.counts.status === 200).length });
+    };
+    if (list.length === 0) resolve({ reconnected: 0 });
+    for (const client of list) setTimeout(() => client.reconnect(settle), next() * c.withinMs);
+  });
 }
 
 /** Resolves once every client of the mode is closed or has reached the counts asked for. */
@@ -89,6 +109,8 @@ async function run(command: Command): Promise<Reply> {
     }
     case "storm":
       return storm(command.port, command.plan);
+    case "reconnect":
+      return reconnect(command);
   }
 }
 
