@@ -36,6 +36,25 @@ describe("sseResponse and the code around it", () => {
     await Promise.all([a.cancel(), b.cancel(), c.cancel()]);
   });
 
+  it("hands a body none of the buffer its engine copies other streams' bytes into: a reader that transfers its chunk's buffer sees and breaks nothing else", async () => {
+    const streams = ["a", "b"].map((name) =>
+      sseResponse(request(), async (sse) => {
+        for (let i = 0; i < 3; i++) {
+          await sse.send(`${name}${i} ${"x".repeat(100)}`); // past 64 bytes, under 8 KiB: copied out into the engine's slab
+          await sleep(5);
+        }
+      }).body!.getReader(),
+    );
+    const [a, b] = streams as [ReadableStreamDefaultReader<Uint8Array>, ReadableStreamDefaultReader<Uint8Array>];
+    const first = (await a.read()).value!;
+    expect(first.byteLength).toBe(first.buffer.byteLength); // its own buffer, not a window into a shared one
+    structuredClone(first, { transfer: [first.buffer] });
+    let text = "";
+    for (let r = await b.read(); !r.done; r = await b.read()) text += decode(r.value);
+    expect(text).toBe([0, 1, 2].map((i) => `data: b${i} ${"x".repeat(100)}\n\n`).join(""));
+    for (let r = await a.read(); !r.done; r = await a.read());
+  });
+
   it("does not cut a subscriber within its bound when its reader pulls after broadcasts and awaited sends", async () => {
     const channel = new Channel();
     const ten = "b".repeat(10_000);

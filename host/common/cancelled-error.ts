@@ -18,7 +18,11 @@ const errors = Error as { stackTraceLimit?: number };
 export function cancellation(message: string | undefined): CancelledError {
   const limit = errors.stackTraceLimit;
   if (typeof limit !== "number") return new CancelledError(message);
-  errors.stackTraceLimit = 0;
+  try {
+    errors.stackTraceLimit = 0;
+  } catch {
+    return new CancelledError(message); // read-only (node --frozen-intrinsics, a hardened realm)
+  }
   try {
     return new CancelledError(message);
   } finally {

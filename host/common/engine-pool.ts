@@ -18,12 +18,13 @@
 // - Slots are counted in JS (a member's occupants), so opening a stream makes no call into
 //   the engines it passes over. The first member with room is used, so streams pack into
 //   the oldest engines and the newest empty out first.
-// - The pool shrinks: engines left without streams are released (every reference dropped, so
-//   their linear memory is freed) RELEASE_AFTER_MS after the first of them emptied, but for
-//   one spare, so a count of streams going back and forth across an engine's size does not
-//   make and free engines over and over. Not at once: when a deploy or a failover cuts every
-//   stream, its clients are back within seconds, and making their engines again cost a
-//   reconnect storm a fifth of its CPU (bench W7).
+// - The pool shrinks: an engine left without streams is released (every reference dropped, so
+//   its linear memory is freed) once it has been empty RELEASE_AFTER_MS, but for one spare, so
+//   a count of streams going back and forth across an engine's size does not make and free
+//   engines over and over. Not at once: when a deploy or a failover cuts every stream, its
+//   clients are back within seconds, and making their engines again cost a reconnect storm a
+//   fifth of its CPU (bench W7). Where the release timer may die with a request (workerd), the
+//   next stream to open or end, or revive(), releases what is overdue.
 import { Engine, type Conn } from "../../bindings/index.js";
 import { coreInstance } from "./core-module.js";
 import { DeadlineTimer } from "./deadline-timer.js";
@@ -54,6 +55,8 @@ export interface Occupant {
 interface Member {
   engine: Engine;
   readonly occupants: Map<Conn, Occupant>;
+  /** When its last stream ended (the pool's clock); undefined while it has streams. */
+  emptySince: number | undefined;
 }
 
 export interface PoolConfig {
@@ -69,8 +72,9 @@ export class EnginePool {
   private readonly epoch = performance.now();
   private capacity = 0;
   private readonly timer: DeadlineTimer;
-  /** Set while engines beyond the spare are empty: releases them. */
+  /** Set while engines beyond the spare are empty: releases them at releaseAt. */
   private release: ReturnType<typeof setTimeout> | undefined;
+  private releaseAt = Infinity;
   /** Engines whose core clock was set in this turn of the event loop (cleared at its end). */
   private readonly clocked = new Set<Engine>();
 
@@ -104,6 +108,7 @@ export class EnginePool {
    * and uses no slot.
    */
   open<O extends Occupant>(lastEventId: string | undefined, occupy: (slot: Slot) => O): O | undefined {
+    if (this.releaseAt !== Infinity && this.now() >= this.releaseAt) this.trim(); // the release timer died with its request (workerd)
     const member = this.members.find((m) => m.occupants.size < m.engine.maxConnections) ?? this.grow();
     if (member === undefined) return undefined;
     const { engine } = member;
@@ -118,6 +123,7 @@ export class EnginePool {
     }
     const occupant = occupy({ engine, conn });
     member.occupants.set(conn, occupant);
+    member.emptySince = undefined;
     // A new stream's deadline is now + keepAliveMs: no earlier than any timer already set.
     if (!this.timer.armed) this.arm();
     return occupant;
@@ -158,6 +164,7 @@ export class EnginePool {
 
   revive(): void {
     this.timer.revive();
+    if (this.now() >= this.releaseAt) this.trim();
   }
 
   /**
@@ -172,6 +179,7 @@ export class EnginePool {
     member.occupants.clear();
     member.engine = this.createEngine(engine.maxConnections);
     this.byEngine.set(member.engine, member);
+    this.emptied(member); // its streams' close() no longer finds it by the old engine
     for (const occupant of ended) occupant.engineFailed();
     const reporter = culprit ?? ended[0];
     if (reporter !== undefined) reporter.faulted(error);
@@ -191,42 +199,56 @@ export class EnginePool {
   private grow(): Member | undefined {
     const room = this.config.maxConnections - this.capacity;
     if (room <= 0) return undefined;
-    const member: Member = { engine: this.createEngine(Math.min(room, this.config.connectionsPerEngine)), occupants: new Map() };
+    const member: Member = { engine: this.createEngine(Math.min(room, this.config.connectionsPerEngine)), occupants: new Map(), emptySince: undefined };
     this.members.push(member);
     this.byEngine.set(member.engine, member);
     this.capacity += member.engine.maxConnections;
     return member;
   }
 
-  /** `member` has no stream left: unless it is the only empty one, the empty ones go after a while. */
+  /** `member` has no stream left: it goes once it has been empty a while, unless it is the spare. */
   private emptied(member: Member): void {
-    if (this.release !== undefined || !this.members.some((m) => m !== member && m.occupants.size === 0)) return;
-    this.release = setTimeout(() => this.trim(), RELEASE_AFTER_MS);
-    (this.release as unknown as { unref?(): void }).unref?.(); // Node's and Bun's timers; a number elsewhere
+    member.emptySince = this.now();
+    if (this.now() >= this.releaseAt) this.trim(); // the timer died with its request (workerd)
+    else if (this.release === undefined) this.scheduleRelease();
   }
 
-  /** Releases every engine without a stream but one. */
+  /** Releases every engine empty for RELEASE_AFTER_MS but the spare (the first empty one); then waits for the next. */
   private trim(): void {
+    clearTimeout(this.release);
     this.release = undefined;
+    this.releaseAt = Infinity;
+    const now = this.now();
     let spareKept = false;
     for (const member of [...this.members]) {
-      if (member.occupants.size > 0) continue;
+      if (member.emptySince === undefined) continue;
       if (!spareKept) {
         spareKept = true;
         continue;
       }
+      if (now - member.emptySince < RELEASE_AFTER_MS) continue;
       this.members.splice(this.members.indexOf(member), 1);
       this.byEngine.delete(member.engine);
       this.capacity -= member.engine.maxConnections;
     }
+    this.scheduleRelease();
   }
 
-  /**
-   * Each connection gets CONN_OUT_BYTES of outbound space and the engine one wide region for
-   * a larger frame (streams copy such a frame out at once): wasm memory is carved per
-   * connection, and V8 counts all of it against its external-memory budget, so 64 KiB per
-   * connection made a burst of connects run back-to-back full GCs.
-   */
+  /** Arms the release timer for the engine (the spare aside) that has been empty longest, if any. */
+  private scheduleRelease(): void {
+    let spareSeen = false;
+    let earliest = Infinity;
+    for (const member of this.members) {
+      if (member.emptySince === undefined) continue;
+      if (spareSeen) earliest = Math.min(earliest, member.emptySince);
+      spareSeen = true;
+    }
+    if (earliest === Infinity) return;
+    this.releaseAt = earliest + RELEASE_AFTER_MS;
+    this.release = setTimeout(() => this.trim(), Math.max(0, this.releaseAt - this.now()));
+    (this.release as unknown as { unref?(): void }).unref?.(); // Node's and Bun's timers; a number elsewhere
+  }
+
   private createEngine(maxConnections: number): Engine {
     const { maxEventBytes, keepAliveMs } = this.config;
     const outBytes = Math.min(CONN_OUT_BYTES, maxEventBytes);

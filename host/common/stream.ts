@@ -9,9 +9,10 @@
 //   taken out of the core plus broadcast frames) and the output.
 // - The stream's own frames copied out of the core (`spilled`: a frame in the wide region at
 //   once, so the region is free for the engine's next stream; the connection's space when a
-//   send finds it full) stay under one batch (the largest frame) until a flush writes them; a
-//   send waits past that. They are what the core once held, so they never count against
-//   maxBufferedBytes; broadcast frames do.
+//   send finds it full) stay under two batches (a batch is the largest frame) until a flush
+//   writes them: a send frames only while they are under one, so at most one frame passes it.
+//   They are what the core once held, so they never count against maxBufferedBytes;
+//   broadcast frames do.
 // - While the output is full (its write said so), nothing more is written; frames wait in the
 //   core and `queued`, and a send that finds no room waits too, until the output has room again.
 // - What a stream holds for its client is bounded by maxBufferedBytes: the output, `queued`,
@@ -504,9 +505,9 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     return this.spilled < this.engine.frameBytes && (this.waiters === undefined || this.waiters.length === 0);
   }
 
-  /** The core had no room: copy its pending bytes out (so the send frames into empty space), if the batch has room. */
+  /** The core had no room: copy its pending bytes out (so the send frames into empty space), if they keep the batch under one. */
   private makeRoom(): boolean {
-    if (this.spilled >= this.engine.frameBytes) return false;
+    if (this.spilled + this.engine.outBytes > this.engine.frameBytes) return false;
     this.spill();
     return !this.isDone();
   }
@@ -604,13 +605,14 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     return chunk;
   }
 
-  /** Everything queued as one chunk: a join of its own, or the lone part itself (copied if shared and the output hands chunks to user code). */
+  /** Everything queued as one chunk: a join of its own, or the lone part itself (copied, if the output hands chunks to user code, when it is shared or a view into a larger buffer). */
   private joinQueued(): Uint8Array {
     const parts = this.queued!;
     const first = parts[0]!;
     if (parts.length === 1) {
       const bytes = first instanceof Segment ? first.bytes() : first;
-      return this.queuedShared && this.handsOutChunks ? bytes.slice() : bytes;
+      // A view into a larger buffer (the engine's copy slab, which other streams' bytes share) is copied too.
+      return this.handsOutChunks && (this.queuedShared || bytes.byteLength !== bytes.buffer.byteLength) ? bytes.slice() : bytes;
     }
     return concat(
       parts.map((p) => (p instanceof Segment ? p.bytes() : p)),
