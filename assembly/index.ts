@@ -170,12 +170,11 @@ export function comment(handle: i32, len: i32): i32 {
   const r = rowOf(handle);
   if (r <= 0) return <i32>r;
   if (len < 0 || len > <i32>memory.stagingCap) return ERR_BAD_ARG;
-  out.begin(conn.freeStart(<usize>r), conn.freeEnd(<usize>r));
-  frame.commentLines(memory.staging, len);
-  if (!out.fits() && conn.widen(<usize>r, out.needed())) {
+  // Framed again in the wide region if that may take a comment that did not fit, as in send.
+  do {
     out.begin(conn.freeStart(<usize>r), conn.freeEnd(<usize>r));
     frame.commentLines(memory.staging, len);
-  }
+  } while (!out.fits() && conn.widen(<usize>r, out.needed()));
   return finish(<usize>r, false);
 }
 

@@ -108,7 +108,7 @@ export class EnginePool {
    * and uses no slot.
    */
   open<O extends Occupant>(lastEventId: string | undefined, occupy: (slot: Slot) => O): O | undefined {
-    if (this.releaseAt !== Infinity && this.now() >= this.releaseAt) this.trim(); // the release timer died with its request (workerd)
+    this.releaseOverdue();
     const member = this.members.find((m) => m.occupants.size < m.engine.maxConnections) ?? this.grow();
     if (member === undefined) return undefined;
     const { engine } = member;
@@ -164,7 +164,7 @@ export class EnginePool {
 
   revive(): void {
     this.timer.revive();
-    if (this.now() >= this.releaseAt) this.trim();
+    this.releaseOverdue();
   }
 
   /**
@@ -209,8 +209,14 @@ export class EnginePool {
   /** `member` has no stream left: it goes once it has been empty a while, unless it is the spare. */
   private emptied(member: Member): void {
     member.emptySince = this.now();
-    if (this.now() >= this.releaseAt) this.trim(); // the timer died with its request (workerd)
-    else if (this.release === undefined) this.scheduleRelease();
+    if (!this.releaseOverdue() && this.release === undefined) this.scheduleRelease();
+  }
+
+  /** Releases what is due if the release timer died with its request (workerd); whether it did. */
+  private releaseOverdue(): boolean {
+    if (this.releaseAt === Infinity || this.now() < this.releaseAt) return false;
+    this.trim();
+    return true;
   }
 
   /** Releases every engine empty for RELEASE_AFTER_MS but the spare (the first empty one); then waits for the next. */
