@@ -35,29 +35,37 @@ function jsonText(frame: Uint8Array): Uint8Array {
 
 const utf8 = new TextDecoder();
 
+/** A field name or kind as its one byte (0 when longer: none of ours); read per event, so compared, not decoded. */
+function letterOf(bytes: Uint8Array): number {
+  return bytes.length === 1 ? bytes[0]! : 0;
+}
+
+/** Our field names (t, d, e, r) and kinds (s, b, j). */
+const [T, D, E, R, S, B, J] = Array.from("tdersbj", (c) => c.charCodeAt(0));
+
 /** The entry `id` with fields [name, value, …] as Redis returned them (bytes); undefined if it is not one of ours. */
 export function entryOf(id: string, fields: readonly Uint8Array[], record: boolean): Entry | undefined {
-  let kind: string | undefined;
+  let kind = 0;
   let raw: Uint8Array | undefined;
   const options: SendOptions = record ? { id } : { record: false };
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = utf8.decode(fields[i]);
+    const name = letterOf(fields[i]!);
     const value = fields[i + 1]!;
-    if (name === "t") kind = utf8.decode(value);
-    else if (name === "d") raw = value;
-    else if (name === "e") options.event = utf8.decode(value);
-    else if (name === "r") options.retry = Number(utf8.decode(value));
+    if (name === T) kind = letterOf(value);
+    else if (name === D) raw = value;
+    else if (name === E) options.event = utf8.decode(value);
+    else if (name === R) options.retry = Number(utf8.decode(value));
   }
   if (raw === undefined) return undefined;
-  if (kind === "s") {
+  if (kind === S) {
     const text = utf8.decode(raw);
     return { id, frameData: text, data: text, options };
   }
-  if (kind === "b") {
+  if (kind === B) {
     // A plain Uint8Array over the client's Buffer, so filters see bytes as send() was given them.
     const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
     return { id, frameData: bytes, data: bytes, options };
   }
-  if (kind === "j") return { id, frameData: raw, data: JSON.parse(utf8.decode(raw)), options };
+  if (kind === J) return { id, frameData: raw, data: JSON.parse(utf8.decode(raw)), options };
   return undefined;
 }

@@ -137,14 +137,15 @@ export class HubReader {
     // Two channels on one stream share its key in the read, from the place of the one behind.
     const main = after(entries(byKey.get(reading.log.key)), reading.main);
     const transient = after(entries(byKey.get(reading.log.transientKey)), reading.transient);
-    if (main.length > 0) reading.lagMs = Math.max(0, Date.now() - Number(String(main[main.length - 1]![0]).split("-")[0]));
+    const newest = main.length > 0 ? String(main[main.length - 1]![0]) : undefined;
+    if (newest !== undefined) reading.lagMs = Math.max(0, Date.now() - parseInt(newest, 10));
     if (!reading.checked && main.length >= reading.suspectAt) {
       reading.checked = true;
       return; // read again, checked: its place has not moved
     }
     if (here === false && reading.main !== "0-0") this.lost(reading);
     reading.checked = main.length >= reading.suspectAt;
-    if (main.length > 0) reading.main = String(main[main.length - 1]![0]);
+    if (newest !== undefined) reading.main = newest;
     if (transient.length > 0) reading.transient = String(transient[transient.length - 1]![0]);
     if (main.length + transient.length > 0) reading.on.entries(main, transient);
   }
@@ -214,15 +215,17 @@ export class HubReader {
 /** XREAD's STREAMS arguments: every key once, then its place (the earliest of the channels reading it). */
 function streamArgs(list: Reading[]): string[] {
   const places = new Map<string, string>();
-  const from = (key: string, id: string) => {
-    const known = places.get(key);
-    if (known === undefined || compareIds(id, known) < 0) places.set(key, id);
-  };
   for (const r of list) {
-    from(r.log.key, r.main);
-    from(r.log.transientKey, r.transient);
+    keepEarliest(places, r.log.key, r.main);
+    keepEarliest(places, r.log.transientKey, r.transient);
   }
   return ["STREAMS", ...places.keys(), ...places.values()];
+}
+
+/** Sets `key`'s place to `id` unless it has an earlier one. */
+function keepEarliest(places: Map<string, string>, key: string, id: string): void {
+  const known = places.get(key);
+  if (known === undefined || compareIds(id, known) < 0) places.set(key, id);
 }
 
 /** The entries after `id` (all of them when the read started there). */
