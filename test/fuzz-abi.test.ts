@@ -5,6 +5,10 @@
 // with SSE_FUZZ_SEED=<seed> (or "random"), and SSE_FUZZ_CALLS sets how many calls (default 1,000,000).
 // About half the modules also get a shape table and/or a history ring with small limits, so
 // full tables, refused key lists, shaped tapes and both kinds of ring eviction are common.
+// A share of the modules also get a wide region (wide_init, before, between or after those) with
+// small outbound spaces, so frames borrow it, are refused while another connection holds it or
+// while their own bytes are pending, give it back on a full consume, take or close, and are too
+// large for it too; wide_init also goes before init, twice, and with sizes out of range.
 import { expect, it } from "vitest";
 import {
   ABI_VERSION, TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STR8, TAG_STR16, TAG_ARRAY, TAG_ARRAY_END, TAG_OBJECT,
@@ -24,6 +28,8 @@ const TRACE = 40;
 const OPTIONAL_SHARE = 0.5;
 /** In those modules, the share of calls that go to shape_define and the history exports. */
 const OPTIONAL_CALLS = 0.1;
+/** The share of modules (not the churn one) with a wide region and outbound spaces of 16 to 128 bytes. */
+const WIDE_SHARE = 0.35;
 
 const STATUS_NAMES = new Map<number, string>(Object.entries(M)
   .filter(([k, v]) => typeof v === "number" && v < 0 && /^[A-Z_]+$/.test(k)).map(([k, v]) => [v as number, k]));
@@ -115,7 +121,7 @@ class Fuzzer {
   /** What this module configured besides init ("" for neither), and the calls made in such modules. */
   extras = "";
   optionalCalls = 0;
-  /** Set around history_init and shape_init, the calls after init that may grow memory. */
+  /** Set around history_init, shape_init and wide_init, the calls after init that may grow memory. */
   growing = false;
   /** Set while drawing a value for a shaped tape: objects may then be shaped. */
   shaping = false;
@@ -134,6 +140,11 @@ class Fuzzer {
   byCount = 0;
   byBytes = 0;
   emptied = 0;
+  /** Set for a module drawn to have a wide region; and the region's counters summed over all modules (from the model). */
+  wideModule = false;
+  wideModules = 0;
+  wideCalls = 0;
+  readonly wideTotals = { borrowed: 0, heldByOther: 0, ownPending: 0, tooLarge: 0, releasedByConsume: 0, releasedByClose: 0 };
 
   constructor(seed: number) {
     this.random = rng(seed);
@@ -177,7 +188,7 @@ class Fuzzer {
 
   fail(message: string): never {
     throw new Failure(`${message}\n  seed ${SEED} (replay: SSE_FUZZ_SEED=${SEED} npx vitest run test/fuzz-abi.test.ts), ` +
-      `episode ${this.episode} (a fresh module; ${this.configured}), call ${this.calls - this.episodeStart} of the episode\n  last calls:\n    ${this.trace.map(format).join("\n    ")}`);
+      `episode ${this.episode} (a fresh module; ${this.configured}), call ${this.calls - this.episodeStart} of the episode (${this.calls} in all)\n  last calls:\n    ${this.trace.map(format).join("\n    ")}`);
   }
 
   same(what: string, got: number, want: number): void {
@@ -265,14 +276,22 @@ class Fuzzer {
     }
   }
 
-  /** The connection's pending bytes, as out_len/out_ptr name them, equal the model's; they lie in its own space. */
+  /** Where the connection's pending bytes must lie, [start, bytes, name]: the wide region while it holds it, else its own space. */
+  space(c: M.ModelConn): [number, number, string] {
+    const w = this.model.wide;
+    if (w?.owner === c) return [w.at, w.bytes, "the wide region"];
+    const { outBytes } = this.model.config;
+    return [this.outArena + c.slot * outBytes, outBytes, `slot ${c.slot}'s space`];
+  }
+
+  /** The connection's pending bytes, as out_len/out_ptr name them, equal the model's; they lie in the space it holds. */
   checkPending(c: M.ModelConn): void {
     this.checks++;
     const len = this.x.out_len(c.handle);
     if (len !== c.len) this.fail(`out_len(${c.handle}): engine ${len}, model ${c.len}`);
     const ptr = this.x.out_ptr(c.handle);
-    const own = this.outArena + c.slot * this.model.config.outBytes;
-    if (ptr < own || ptr + len > own + this.model.config.outBytes) this.fail(`out_ptr(${c.handle}) = ${ptr} lies outside slot ${c.slot}'s space at ${own}`);
+    const [at, bytes, name] = this.space(c);
+    if (ptr < at || ptr + len > at + bytes) this.fail(`out_ptr(${c.handle}) = ${ptr} lies outside ${name} at ${at}`);
     const got = this.mem.subarray(ptr, ptr + len);
     if (Buffer.compare(got, c.pending.subarray(0, len)) !== 0) {
       this.fail(`pending bytes of ${c.handle}:\n    engine ${show(got)}\n    model  ${show(c.pending.subarray(0, len))}`);
@@ -667,8 +686,11 @@ class Fuzzer {
   doComment(): void {
     const h = this.handle();
     const c = this.model.lookup(h);
-    // Now and then one line sized to fill the free space exactly, or to miss it by a byte.
-    const fill = c && this.chance(0.15) ? this.model.config.outBytes - c.len - 3 + this.int(2) : -1;
+    // Now and then one line sized to fill the free space exactly, or to miss it by a byte: the
+    // space the connection holds or, as often when it has nothing pending, the wide region.
+    const w = this.model.wide;
+    const room = c && w && c.len === 0 && this.chance(0.5) ? w.bytes : c ? this.model.room(c) : 0;
+    const fill = c && this.chance(0.15) ? room - c.len - 3 + this.int(2) : -1;
     const bytes = fill >= 0 ? new Uint8Array(Math.min(fill, this.staging.length)).fill(0x2e)
       : this.pick(this.texts).subarray(0, this.staging.length);
     this.stage(bytes);
@@ -694,11 +716,13 @@ class Fuzzer {
     const c = this.model.ready ? this.model.lookup(h) : undefined;
     if (c === undefined) return void this.same("out_take", this.ex("out_take", h), this.model.consume(h, 0));
     const want = Buffer.from(c.pending.subarray(0, c.len));
-    const own = this.outArena + c.slot * this.model.config.outBytes;
+    // Where they are before the take: taking the last byte gives the wide region back, but the
+    // bytes taken are still there (until something is framed there again).
+    const [at, bytes, name] = this.space(c);
     const ptr = this.ex("out_take", h);
     const n = new Uint32Array(this.memory, this.takenPtr, 1)[0]!;
     if (n !== want.length) this.fail(`out_take(${h}) counted ${n} bytes, model ${want.length}`);
-    if (ptr < own || ptr + n > own + this.model.config.outBytes) this.fail(`out_take(${h}) = ${ptr} lies outside slot ${c.slot}'s space at ${own}`);
+    if (ptr < at || ptr + n > at + bytes) this.fail(`out_take(${h}) = ${ptr} lies outside ${name} at ${at}`);
     if (Buffer.compare(this.mem.subarray(ptr, ptr + n), want) !== 0) {
       this.fail(`bytes out_take(${h}) took:\n    engine ${show(this.mem.subarray(ptr, ptr + n))}\n    model  ${show(want)}`);
     }
@@ -801,6 +825,9 @@ class Fuzzer {
    */
   doOptional(): void {
     const m = this.model;
+    // A valid size configures a region: in a module drawn without one only rarely, and late,
+    // so most such modules keep ABI 5's behaviour (TOO_LARGE past outBytes).
+    if (this.chance(0.05)) return this.doWideInit(this.wideBytes(this.chance(this.wideModule ? 0.5 : 0.002)));
     const a = this.chance(0.5) ? this.int(300) : this.i32();
     switch (this.int(this.extras ? 10 : 7)) {
       case 0: {
@@ -838,6 +865,30 @@ class Fuzzer {
     this.checkFrozen();
     this.freeze();
     this.configured += `, ${kind}_init(${count}, ${bytes})`;
+  }
+
+  /**
+   * A wide region's size: a valid one is more than outBytes and small (4 KiB past it at most),
+   * so frames too large for it are common; else mostly one out of range (a random i32 now and
+   * then is a valid 64 KiB, which no frame outgrows), never one whose carve the model cannot decide.
+   */
+  wideBytes(valid: boolean): number {
+    const out = this.model.config.outBytes;
+    if (valid) return out + this.pick([1, 2, 8, 16 + this.int(300), 16 + this.int(300), 300 + this.int(1700), 4096]);
+    const bytes = this.pick([out, out - 1, 0, -1, NaN, 0.5, 2 ** 30 + 1, 2 ** 31 - 1, -(2 ** 31), this.i32()]);
+    return this.model.wideStatus(bytes) === undefined ? 2 ** 30 + 1 : bytes;
+  }
+
+  /** wide_init; once one succeeds, its region joins the core's arenas. */
+  doWideInit(bytes: number): void {
+    this.growing = true;
+    const got = this.ex("wide_init", bytes);
+    this.growing = false;
+    this.same("wide_init", got, this.model.wideInit(bytes));
+    if (got !== 0) return;
+    this.checkFrozen();
+    this.freeze();
+    this.configured += `, wide_init(${bytes})`;
   }
 
   doShapeDefine(): void {
@@ -916,6 +967,7 @@ class Fuzzer {
     this.stale = [];
     this.extras = "";
     this.churn = this.episode === 2;
+    this.wideModule = !this.churn && this.chance(WIDE_SHARE);
     this.x = new WebAssembly.Instance(wasmModule("sse"), {}).exports as unknown as SseExports;
     this.model = new M.Model();
     this.configured = "before init";
@@ -929,7 +981,9 @@ class Fuzzer {
     }
     const config: [number, number, number, number] = this.churn ? [1, 64, 256, 10] : [
       this.pick([1, 1, 2, 3, 4, 5, 8, 16, 64]),
-      this.chance(0.5) ? this.pick([16, 17, 31, 64, 100, 256, 512, 1024, 4096]) : 16 + this.int(2000),
+      // With a wide region, small spaces: most frames then need the region.
+      this.wideModule ? this.pick([16, 17, 24, 31, 48, 64, 100, 128])
+        : this.chance(0.5) ? this.pick([16, 17, 31, 64, 100, 256, 512, 1024, 4096]) : 16 + this.int(2000),
       this.pick([256, 257, 300, 512, 1024, 4096, 8192]),
       this.chance(0.3) ? 0 : this.chance(0.8) ? 1 + this.int(5000) : this.pick([0.25, 5e-324, 1e300, 15000.5]),
     ];
@@ -955,15 +1009,25 @@ class Fuzzer {
     this.model.place(this.duePtr + maxConns * 4 + M.FIXED_TAIL);
     this.freeze();
     this.shapeNames = [];
-    if (!this.churn && this.chance(OPTIONAL_SHARE)) {
-      const kinds = this.pick<("history" | "shape")[]>([["shape"], ["history"], ["shape", "history"], ["history", "shape"]]);
-      for (const kind of kinds) {
-        const [count, bytes] = this.smallLimits(kind);
-        this.doConfigure(kind, count, bytes);
-        if (this.model[kind === "shape" ? "shapes" : "history"] === null) this.fail(`${kind}_init refused a valid configuration`);
+    const kinds = !this.churn && this.chance(OPTIONAL_SHARE)
+      ? this.pick<("history" | "shape")[]>([["shape"], ["history"], ["shape", "history"], ["history", "shape"]]) : [];
+    // The wide region goes anywhere among them: each carve is placed after those before it.
+    const order: ("history" | "shape" | "wide")[] = [...kinds];
+    if (this.wideModule) order.splice(this.int(order.length + 1), 0, "wide");
+    for (const kind of order) {
+      if (kind === "wide") {
+        // Now and then a size refused first, and a second call once it is carved (ALREADY_INIT).
+        if (this.chance(0.2)) this.doWideInit(this.wideBytes(false));
+        this.doWideInit(this.wideBytes(true));
+        if (this.model.wide === null) this.fail("wide_init refused a valid configuration");
+        if (this.chance(0.2)) this.doWideInit(this.wideBytes(this.chance(0.5)));
+        continue;
       }
-      this.extras = kinds.join(" and ");
+      const [count, bytes] = this.smallLimits(kind);
+      this.doConfigure(kind, count, bytes);
+      if (this.model[kind === "shape" ? "shapes" : "history"] === null) this.fail(`${kind}_init refused a valid configuration`);
     }
+    this.extras = kinds.join(" and ");
   }
 
   preInitCall(): void {
@@ -1012,6 +1076,12 @@ class Fuzzer {
       this.sweep();
       this.wraps += this.model.wraps;
       if (this.extras) this.optionalCalls += this.calls - this.episodeStart;
+      const w = this.model.wide;
+      if (w) {
+        this.wideModules++;
+        this.wideCalls += this.calls - this.episodeStart;
+        for (const k of Object.keys(this.wideTotals) as (keyof Fuzzer["wideTotals"])[]) this.wideTotals[k] += w[k];
+      }
       const h = this.model.history;
       if (h) {
         this.byCount += h.byCount;
@@ -1039,6 +1109,7 @@ it(`${CALLS.toLocaleString("en")} random raw ABI calls each return what the Type
   const seconds = (performance.now() - started) / 1000;
   const { user, system } = process.cpuUsage(cpu);
   const cpuSeconds = (user + system) / 1e6;
+  const wide = fuzz.wideTotals;
   const rows = [...fuzz.counts].sort((a, b) => a[0].localeCompare(b[0])).map(([name, byStatus]) => {
     const total = [...byStatus.values()].reduce((a, b) => a + b, 0);
     return `  ${name.padEnd(14)} ${String(total).padStart(8)}  ${[...byStatus].map(([k, n]) => `${k} ${n}`).join(", ")}`;
@@ -1047,7 +1118,13 @@ it(`${CALLS.toLocaleString("en")} random raw ABI calls each return what the Type
     `${fuzz.checks} pending-byte checks, a full sweep every ${SWEEP_EVERY} calls; ${fuzz.keepAlives} connections due at a tick; ` +
     `${fuzz.wraps} generation wraps, ${fuzz.revived} old handles live again after one; ` +
     `${fuzz.optionalCalls} calls in modules with a shape table or history (${fuzz.shapedSent} shaped tapes framed; ${fuzz.keptSent} tapes with kept strings framed; ring evictions: ${fuzz.byCount} for the count, ` +
-    `${fuzz.byBytes} for room, ${fuzz.emptied} emptied by a frame too large)\n${rows.join("\n")}`);
+    `${fuzz.byBytes} for room, ${fuzz.emptied} emptied by a frame too large); ` +
+    `${fuzz.wideCalls} calls in ${fuzz.wideModules} modules with a wide region (frames: ${wide.borrowed} borrowed it, ` +
+    `${wide.heldByOther} refused while another connection held it, ${wide.ownPending} refused beside their own pending bytes, ` +
+    `${wide.tooLarge} too large for it too; given back ${wide.releasedByConsume} times by a consume or take, ${wide.releasedByClose} by a close)` +
+    `\n${rows.join("\n")}`);
   expect(fuzz.calls).toBeGreaterThanOrEqual(CALLS);
   expect(fuzz.keptSent).toBeGreaterThan(1000);
+  // Every path of the wide region is taken, often (each is in the thousands at the default seed).
+  for (const [what, n] of Object.entries(wide)) expect(n, `wide region: ${what}`).toBeGreaterThan(what === "releasedByClose" ? 30 : 100);
 });

@@ -10,6 +10,9 @@
 // assembly/history.ts state), so the fuzzer can check their query answers and bytes. Their
 // memory sits after init's carve (assembly/memory.ts carveMore); the model learns where that
 // carve ends from the fuzzer (place) and predicts every address from there.
+// So is the wide region (wide_init, ABI 6), carved the same way: the one space per engine that a
+// connection with nothing pending borrows for a frame its own outbound space cannot take, and
+// holds until its pending bytes are all consumed or it closes (README.md "The wide region").
 import {
   HAS_EVENT, HAS_ID, HAS_RETRY, DATA_JSON, NO_DATA, RECORD, ALL_FLAGS, MAX_CONNS, MIN_REGION, MAX_REGION, MIN_STAGING,
   ID_MAX, MAX_DEPTH, MAX_HISTORY_EVENTS, MAX_SHAPES, STAT_EVENTS, STAT_BYTES_FRAMED, STAT_BYTES_DRAINED, STAT_PENDING,
@@ -52,7 +55,8 @@ export interface Config {
 }
 
 export class ModelConn {
-  readonly pending: Uint8Array;
+  /** Bytes [0, len) are pending; grown on demand, as a connection holding the wide region has more room than outBytes. */
+  pending: Uint8Array;
   len = 0;
   events = 0;
   framed = 0;
@@ -64,6 +68,11 @@ export class ModelConn {
   }
 
   append(bytes: Uint8Array, n: number): void {
+    if (this.len + n > this.pending.length) {
+      const next = new Uint8Array(Math.max(this.pending.length * 2, this.len + n));
+      next.set(this.pending.subarray(0, this.len));
+      this.pending = next;
+    }
     this.pending.set(bytes.subarray(0, n), this.len);
     this.len += n;
     this.framed += n;
@@ -401,6 +410,23 @@ export class ModelHistory {
   }
 }
 
+/**
+ * The wide region (assembly/conn.ts widen): `bytes` at `at`, and the connection whose pending
+ * bytes are there, if any. The counters are for the fuzzer's report: frames that borrowed it,
+ * frames it could have taken but another connection held it, frames refused because their own
+ * connection had bytes pending, frames too large for it too, and how it came back.
+ */
+export class ModelWide {
+  owner: ModelConn | null = null;
+  borrowed = 0;
+  heldByOther = 0;
+  ownPending = 0;
+  tooLarge = 0;
+  releasedByConsume = 0;
+  releasedByClose = 0;
+  constructor(readonly at: number, readonly bytes: number) {}
+}
+
 /** "event"/"data" lines may not hold CR or LF; ids may not hold CR, LF or NUL either. */
 function hasBreak(src: Uint8Array, start: number, end: number, nulToo: boolean): boolean {
   for (let i = start; i < end; i++) {
@@ -430,6 +456,7 @@ function validRetry(ms: number): boolean {
 }
 
 const toI32 = (x: number) => x | 0;
+const KEEP_ALIVE = Uint8Array.of(0x3a, LF);
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 /** A copy (a Buffer's slice would be a view of the host's staging). */
 const copy = (src: Uint8Array, start: number, end: number) => Uint8Array.prototype.slice.call(src, start, end);
@@ -473,6 +500,7 @@ export class Model {
   readonly carves: [number, number][] = [];
   shapes: ModelShapes | null = null;
   history: ModelHistory | null = null;
+  wide: ModelWide | null = null;
 
   /**
    * Where init's carve ends (assembly/memory.ts: its depth stack and scratch come last). The
@@ -546,6 +574,11 @@ export class Model {
   close(handle: number): number {
     const c = this.target(handle);
     if (typeof c === "number") return c;
+    // Closing drops the pending bytes, and with them the wide region if they were there.
+    if (this.wide?.owner === c) {
+      this.wide.owner = null;
+      this.wide.releasedByClose++;
+    }
     this.slots[c.slot] = null;
     // Generations run 1..32767 so handles stay positive i32s.
     if (this.gens[c.slot] === 0x7fff) this.wraps++;
@@ -646,6 +679,11 @@ export class Model {
     c.pending.copyWithin(0, n, c.len);
     c.len -= n;
     c.drained += n;
+    // The last pending byte consumed gives the wide region back (a partial consume does not).
+    if (c.len === 0 && this.wide?.owner === c) {
+      this.wide.owner = null;
+      this.wide.releasedByConsume++;
+    }
     return 0;
   }
 
@@ -654,16 +692,13 @@ export class Model {
     if (!(nowMs >= 0 && nowMs < Infinity)) return BAD_ARG;
     this.now = nowMs;
     this.due = [];
-    const { keepAliveMs, outBytes } = this.config;
+    const { keepAliveMs } = this.config;
     if (!(keepAliveMs > 0)) return 0;
     for (const c of this.slots) {
       if (!c || !(c.deadline <= nowMs)) continue;
-      // A keep-alive `:\n`, unless the space is full: a peer that is not reading needs no more.
-      if (c.len + 2 <= outBytes) {
-        c.pending[c.len++] = 0x3a;
-        c.pending[c.len++] = LF;
-        c.framed += 2;
-      }
+      // A keep-alive `:\n`, unless the space it holds (its own or the wide region) is full: a
+      // peer that is not reading needs no more. A keep-alive never borrows the wide region.
+      if (c.len + 2 <= this.room(c)) c.append(KEEP_ALIVE, 2);
       c.deadline = nowMs + keepAliveMs;
       this.due.push(c.handle);
     }
@@ -692,6 +727,41 @@ export class Model {
     if (kind === "history") this.history = new ModelHistory(count, bytes, indexAt, bytesAt);
     else this.shapes = new ModelShapes(count, bytes, indexAt, bytesAt);
     return 0;
+  }
+
+  /**
+   * What wide_init answers: NOT_INIT, ALREADY_INIT, BAD_ARG (not more than outBytes, or past
+   * MAX_REGION), NO_MEMORY (past the address limit whatever memory the host has), 0 for a
+   * region that surely fits, or undefined where the model cannot tell.
+   */
+  wideStatus(bytesRaw: number): number | undefined {
+    if (!this.ready) return NOT_INIT;
+    if (this.wide) return ALREADY_INIT;
+    const bytes = toI32(bytesRaw);
+    if (bytes <= this.config.outBytes || bytes > MAX_REGION) return BAD_ARG;
+    if (this.carvedEnd === 0) return undefined;
+    // One carve, so a refusal carves nothing (unlike history_init and shape_init's two).
+    const end = align16(this.carvedEnd) + bytes;
+    if (end > ADDRESS_LIMIT) return NO_MEMORY;
+    return end <= SURELY_FITS ? 0 : undefined;
+  }
+
+  /** wide_init: the region goes at the next 16-byte boundary past everything carved. Throws for a size wideStatus cannot decide. */
+  wideInit(bytesRaw: number): number {
+    const status = this.wideStatus(bytesRaw);
+    if (status === undefined) throw new Error(`the model cannot tell whether wide_init(${bytesRaw}) fits after ${this.carvedEnd}`);
+    if (status !== 0) return status;
+    const at = align16(this.carvedEnd);
+    const bytes = toI32(bytesRaw);
+    this.wide = new ModelWide(at, bytes);
+    this.carves.push([at, bytes]);
+    this.carvedEnd = at + bytes;
+    return 0;
+  }
+
+  /** The size of the space the connection's pending bytes are in: the wide region while it holds it, else its own. */
+  room(c: ModelConn): number {
+    return this.wide?.owner === c ? this.wide.bytes : this.config.outBytes;
   }
 
   historyCount(): number {
@@ -740,11 +810,33 @@ export class Model {
     return best;
   }
 
-  /** Appends the frame in `this.frame` whole, or says why it cannot. */
+  /**
+   * Appends the frame in `this.frame` whole, or says why it cannot. A frame the space the
+   * connection holds cannot take borrows the wide region when the connection has nothing
+   * pending (its bytes stay one run, in order), no one holds it, and the frame fits it.
+   * Otherwise it can never fit (TOO_LARGE: larger than outBytes and than the region, 0 bytes
+   * without one) or not now (NO_SPACE).
+   */
   private commit(c: ModelConn, isEvent: boolean): number {
     const n = this.frame.len;
     const { outBytes, keepAliveMs } = this.config;
-    if (n > outBytes - c.len) return n > outBytes ? TOO_LARGE : NO_SPACE;
+    const w = this.wide;
+    if (n > this.room(c) - c.len) {
+      if (w && w.owner === null && c.len === 0 && n <= w.bytes) {
+        w.owner = c;
+        w.borrowed++;
+      } else {
+        if (n > outBytes && n > (w?.bytes ?? 0)) {
+          if (w) w.tooLarge++;
+          return TOO_LARGE;
+        }
+        if (w && n > outBytes && n <= w.bytes) {
+          if (c.len > 0) w.ownPending++;
+          else w.heldByOther++;
+        }
+        return NO_SPACE;
+      }
+    }
     c.append(this.frame.buf, n);
     if (isEvent) c.events++;
     // Any bytes restart the keep-alive.
