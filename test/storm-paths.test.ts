@@ -2,7 +2,8 @@
 // attacker and a demanding user would: empty engines are kept 10 s and then released (also
 // when a release timer is lost, as workerd loses a finished request's timers, and for a trapped
 // engine's replacement); a cancellation never throws, even with a frozen Error; a stream's own
-// bytes copied out of the core stay under two batches; a Node head goes out at the end of the
+// bytes copied out of the core stay under two batches, and none while the output is full; an
+// engine grown for a refused Last-Event-ID is released too; a Node head goes out at the end of the
 // turn; mixes of sends, comments and broadcasts, wide and small, keep their order on both hosts;
 // the shared replay is never stale.
 import { execFile } from "node:child_process";
@@ -80,6 +81,18 @@ describe("engine pool: empty engines released 10 s after they empty", () => {
     vi.advanceTimersByTime(200);
     // README: "releases the ones left empty 10 s after they empty (one spare is kept)": b goes, c and d stay until 19.9 s.
     expect(p.engines).toBe(3);
+  });
+
+  it("also an engine grown for a request whose Last-Event-ID the core refused (400, no slot used)", () => {
+    vi.useFakeTimers();
+    const p = pool();
+    const a = p.open(undefined, occupant)!;
+    // Every engine is full: the pool grows one, then the core refuses the id (NUL).
+    expect(() => p.open("\0", occupant)).toThrow(/Last-Event-ID|id/i);
+    expect(p.engines).toBe(2);
+    p.close(a);
+    vi.advanceTimersByTime(10_001);
+    expect(p.engines).toBe(1); // before: 2, the grown engine never counted as empty
   });
 });
 
@@ -178,6 +191,37 @@ describe("a stream's own bytes copied out of the core stay under two batches (st
     await client.closed;
     expect(held).toBe(65_535);
     expect(client.chunks().join("").length).toBe(65_535 + 8_192 + 65_536);
+  });
+
+  it("frames nothing while the output is full, so a frozen reader of awaited wide sends holds at most what one flush wrote", async () => {
+    const batch = 1024 * 1024; // maxEventBytes: one batch
+    let sent = 0;
+    let stop = false;
+    const listener = withSse(
+      async (_req, sse: Sse) => {
+        while (!stop) {
+          await sse.send("w".repeat(1_000_000)); // awaited: never counts against maxBufferedBytes
+          sent++;
+        }
+      },
+      { maxEventBytes: batch, maxBufferedBytes: batch, stallTimeoutMs: 0, keepAliveMs: 0 },
+    );
+    running = await serve(listener);
+    const client = await rawGet(running.port, "/");
+    client.socket.pause();
+    // Until the kernel's buffers are full and the handler's send waits for good.
+    let last = -1;
+    let steady = 0;
+    await until(() => {
+      if (sent === last) steady++;
+      else (steady = 0), (last = sent);
+      return steady > 300;
+    }, 20_000, "the handler to stop making progress");
+    const held = listener.stats().bytesBuffered;
+    stop = true;
+    client.socket.destroy();
+    // Before: 4,000,042 (two frames one flush wrote into Node's buffer, then two more copied out while it was full).
+    expect(held).toBeLessThanOrEqual(batch + 2 * batch);
   });
 });
 

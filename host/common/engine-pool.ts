@@ -117,7 +117,11 @@ export class EnginePool {
       this.setClock(engine);
       conn = engine.open(lastEventId);
     } catch (error) {
-      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      if (!(error instanceof WebAssembly.RuntimeError)) {
+        // A Last-Event-ID the core refused: an engine grown for it has had no stream, so it is empty now.
+        if (member.emptySince === undefined && member.occupants.size === 0) this.emptied(member);
+        throw error;
+      }
       this.fail(engine, error);
       return undefined;
     }

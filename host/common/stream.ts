@@ -15,6 +15,7 @@
 //   broadcast frames do.
 // - While the output is full (its write said so), nothing more is written; frames wait in the
 //   core and `queued`, and a send that finds no room waits too, until the output has room again.
+//   What the output holds then counts towards the batch of the stream's own bytes (ownHeld).
 // - What a stream holds for its client is bounded by maxBufferedBytes: the output, `queued`,
 //   and the sends waiting behind another waiting send (sends nobody awaited: each holds its
 //   event, counted by waitingCost). A broadcast frame or such a send that would pass it
@@ -497,17 +498,27 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   }
 
   /**
-   * Whether a send may frame now: none waits before it, and the stream's own bytes copied out
-   * of the core (`spilled`) are under one batch. So a handler's sends wait for its client at
-   * about the point they did when a connection's own space in the core was a whole batch.
+   * Whether a send may frame now: none waits before it and the stream's own bytes are under one
+   * batch (ownHeld). So a handler's sends wait for its client at about the point they did when a
+   * connection's own space in the core was a whole batch.
    */
   private mayFrameNow(): boolean {
-    return this.spilled < this.engine.frameBytes && (this.waiters === undefined || this.waiters.length === 0);
+    return this.ownHeld() < this.engine.frameBytes && (this.waiters === undefined || this.waiters.length === 0);
+  }
+
+  /**
+   * The stream's own bytes held for its client, as a batch counts them: its frames copied out of
+   * the core (`spilled`), and while the output is full what it holds (as last read: it only
+   * drains). Counting the output too keeps a client that stops reading at two batches (one, and
+   * the frame that passed it) rather than the two one flush wrote plus two more copied out.
+   */
+  private ownHeld(): number {
+    return this.full ? this.spilled + this.buffered : this.spilled;
   }
 
   /** The core had no room: copy its pending bytes out (so the send frames into empty space), if they keep the batch under one. */
   private makeRoom(): boolean {
-    if (this.spilled + this.engine.outBytes > this.engine.frameBytes) return false;
+    if (this.ownHeld() + this.engine.outBytes > this.engine.frameBytes) return false;
     this.spill();
     return !this.isDone();
   }
@@ -523,8 +534,8 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
   /** Frames waiting sends in order while the core has room and one batch is not yet copied out; a refused one rejects alone. */
   private serveWaiters(): void {
     const waiters = this.waiters!;
-    // Past one batch copied out, the rest wait for the next flush, as sends do (mayFrameNow).
-    while (waiters.length > 0 && this.spilled < this.engine.frameBytes) {
+    // Past one batch, the rest wait for the next flush, as sends do (mayFrameNow).
+    while (waiters.length > 0 && this.ownHeld() < this.engine.frameBytes) {
       const waiter = waiters[0]!;
       let n: number;
       try {

@@ -21,6 +21,15 @@ export function between(lo: number, hi: number): Matcher {
   } as Matcher;
 }
 
+/** One of these numbers. */
+export function oneOf(values: readonly number[]): Matcher {
+  return {
+    asymmetricMatch: (n: unknown) => typeof n === "number" && values.includes(n),
+    toString: () => `oneOf(${values.join(", ")})`,
+    toAsymmetricMatcher: () => `oneOf(${values.join(", ")})`,
+  } as Matcher;
+}
+
 export function zeroStats(): StreamStats {
   return {
     open: 0,
