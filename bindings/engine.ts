@@ -4,6 +4,7 @@ import * as abi from "./abi.js";
 import { errorFor, JsonValueError, ReentrantSendError, Status } from "./errors.js";
 import { EncodeViews } from "./encode-views.js";
 import { isUint8Array } from "./brands.js";
+import { ownOption } from "./send-options.js";
 import { TapeWriter } from "./tape.js";
 
 export interface EngineOptions {
@@ -285,8 +286,10 @@ export class Engine {
       if (typeof options === "string") {
         event = options;
       } else if (options !== undefined) {
-        ({ event, id, retry } = options);
-        record = options.record === true;
+        event = ownOption(options, "event");
+        id = ownOption(options, "id");
+        retry = ownOption(options, "retry");
+        record = ownOption(options, "record") === true;
       }
       let flags = 0;
       let p = this.staging;

@@ -239,6 +239,24 @@ describe("send()", () => {
     expect(await shared.cli("EXISTS", `${key}:transient`)).toBe("0");
   });
 
+  it("reads only the options' own properties: a polluted Object.prototype neither refuses a send (an inherited id) nor names its event", async () => {
+    const a = await node(shared, streamName());
+    const c = await open(a.url);
+    await until(() => a.ch.size === 1, 2000, "the subscriber");
+    // Read at the call, before send() first waits: only that much runs polluted.
+    for (const k of ["id", "event"]) Object.defineProperty(Object.prototype, k, { value: "pwned", enumerable: true, configurable: true, writable: true });
+    let sent: Promise<string | undefined>;
+    try {
+      sent = a.ch.send("z", {});
+    } finally {
+      for (const k of ["id", "event"]) delete (Object.prototype as Record<string, unknown>)[k];
+    }
+    const id = await sent;
+    await until(() => c.events().length === 1, 2000, "the event");
+    expect(c.events()[0]).toMatchObject({ event: "message", data: "z" });
+    expect(c.ids()).toEqual([id]);
+  });
+
   it("shows filters the parsed JSON value, the bytes or string, and the options, live and in a replay from Redis", async () => {
     const stream = streamName();
     const seen: Array<[unknown, unknown]> = [];

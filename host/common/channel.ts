@@ -15,6 +15,7 @@
 // A trap in the channel's core (WebAssembly.RuntimeError) is thrown from the call that met
 // it; the channel goes on with a fresh core and an empty history.
 import { Engine, type SendOptions } from "../../bindings/index.js";
+import { sendOptions } from "../../bindings/send-options.js";
 import { Batch } from "./broadcast-batch.js";
 import { CancelledError } from "./cancelled-error.js";
 import { checkRange } from "./check-range.js";
@@ -68,7 +69,7 @@ export interface LocalFeed {
 /** A channel's LocalFeed (set in Channel's static block). */
 export let feedOf: (channel: Channel) => LocalFeed;
 
-/** Decides whether one subscriber gets an event; it sees what send() was given (and the id the channel assigned). */
+/** Decides whether one subscriber gets an event; it sees the data send() was given and a copy of its options as read (own enumerable properties, and the id the channel assigned). */
 export type ChannelFilter = (data: unknown, options: SendOptions) => boolean;
 
 /**
@@ -232,10 +233,12 @@ export class Channel {
    * others got the event.
    */
   send(data: unknown, options: SendOptions | string = {}): number {
-    return this.broadcast(data, data, typeof options === "string" ? { event: options } : options);
+    return this.broadcast(data, data, options);
   }
 
-  private broadcast(frameData: unknown, data: unknown, given: SendOptions): number {
+  private broadcast(frameData: unknown, data: unknown, options: SendOptions | string): number {
+    // Read once, own properties only: framing, recording and every filter see one answer.
+    const given = sendOptions(options);
     const o = this.recordable(given);
     this.core(() => this.engine.send(this.conn, frameData, o));
     if (o.record === true) {

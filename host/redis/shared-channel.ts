@@ -13,6 +13,7 @@
 // Nothing is delivered that the log did not accept: a send is only framed for subscribers when
 // a reader reads it back, on the publisher's process too.
 import type { SendOptions } from "../../bindings/index.js";
+import { sendOptions } from "../../bindings/send-options.js";
 import { Channel, feedOf, type ChannelFilter, type ChannelStats, type ChannelOptions, type LocalFeed, type Subscriber, type UnknownIdPolicy } from "../common/channel.js";
 import { checkRange } from "../common/check-range.js";
 import { logError, report } from "../common/report.js";
@@ -262,7 +263,7 @@ export class SharedChannel {
    * it waits. The id is Redis's: an `id` option is refused.
    */
   async send(data: unknown, options: SendOptions | string = {}): Promise<string | undefined> {
-    const o: SendOptions = typeof options === "string" ? { event: options } : { event: options.event, id: options.id, retry: options.retry, record: options.record };
+    const o = sendOptions(options);
     if (o.id !== undefined) throw new TypeError("a shared channel's event ids are its Redis entry ids: send() takes no id option");
     if (this.log.isClosed) throw new BrokerError("the channel is closed");
     const transient = o.record === false;
