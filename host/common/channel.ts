@@ -22,6 +22,7 @@ import { checkRange } from "./check-range.js";
 import { coreInstance } from "./core-module.js";
 import { EventLog } from "./event-log.js";
 import { scheduleFlush, type Flushable } from "./flush-queue.js";
+import { own } from "./own.js";
 import { streamOf, type Sse } from "./sse.js";
 import type { EndListener } from "./stream.js";
 
@@ -135,7 +136,9 @@ export class Channel {
   /** Told when a subscriber's stream ends: it leaves. */
   private readonly leaver: EndListener = { streamEnded: (stream) => void this.subscribers.delete(stream) };
 
-  constructor(options: ChannelOptions = {}) {
+  constructor(given: ChannelOptions = {}) {
+    const options = own(given);
+    if (options.history !== undefined) options.history = own(options.history);
     this.maxEventBytes = options.maxEventBytes ?? 64 * 1024;
     checkRange("Channel option maxEventBytes", this.maxEventBytes, 64, 0x4000_0000, true);
     if (options.history !== undefined) {
@@ -194,7 +197,7 @@ export class Channel {
    * (or what `unknownId` says). A stream that is already closed throws CancelledError.
    */
   subscribe(handle: Sse, options: { filter?: ChannelFilter } = {}): () => void {
-    return this.join(this.subscriber(handle), options.filter, true);
+    return this.join(this.subscriber(handle), own(options).filter, true);
   }
 
   private subscriber(handle: Sse): Subscriber {

@@ -19,6 +19,8 @@
 //   sets headers of its own (Last-Event-ID, Authorization). Any other OPTIONS gets 405.
 // - An origin function that throws, or answers anything but a boolean (an async function's
 //   Promise would be truthy), allows nothing; its error goes to `failed` (the host's onError).
+// - The options are the caller's own (own.ts): an inherited `credentials` is never read.
+import { own } from "./own.js";
 
 /** Which origins may read: `true` any; an origin ("https://app.example") or a list; or a check of the request's Origin. */
 export type CorsOrigin = true | string | readonly string[] | ((origin: string) => boolean);
@@ -50,7 +52,7 @@ const VARY: HeaderMap = { Vary: "Origin" };
 /** The policy `option` says; undefined for none. Throws a TypeError (naming `what`) for an option that is not one. */
 export function resolveCors(option: CorsOption | undefined, what: string): Cors | undefined {
   if (option === undefined || option === false) return undefined;
-  const { origin, credentials = false }: CorsOptions = isOptions(option) ? option : { origin: option };
+  const { origin, credentials = false }: CorsOptions = isOptions(option) ? own(option) : { origin: option };
   if (typeof credentials !== "boolean") throw new TypeError(`${what}.credentials must be a boolean, got ${String(credentials)}`);
   if (origin === true && credentials) {
     throw new TypeError(`${what}: origin true with credentials would let every site read streams with its visitors' cookies; list the origins, or pass origin: () => true to mean it`);

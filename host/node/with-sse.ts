@@ -17,6 +17,7 @@ import type { StreamPolicy } from "../common/stream.js";
 import "./core-file.js";
 import { streamHeaders } from "./headers.js";
 import { resolveOptions, type WithSseOptions } from "./options.js";
+import { own } from "../common/own.js";
 import { RunningHandlers } from "./running-handlers.js";
 import { lastFrame, shutdown, type CloseOptions, type CloseReport } from "./shutdown.js";
 import { NodeStream, type StreamResponse } from "./stream.js";
@@ -64,6 +65,7 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
   handler: SseHandler<Req>,
   options: WithSseOptions<Req> = {},
 ): SseListener<Req> {
+  options = own(options);
   const config = resolveOptions(options);
   const cors = resolveCors(options.cors, "withSse option cors");
   const onError = options.onError ?? logError;
@@ -150,7 +152,8 @@ export function withSse<Req extends RequestLike = IncomingMessage | Http2ServerR
     void stream.end().then(() => running.done(stream));
   };
 
-  const close = async (o: CloseOptions = {}): Promise<CloseReport> => {
+  const close = async (given: CloseOptions = {}): Promise<CloseReport> => {
+    const o = own(given);
     const timeoutMs = o.timeoutMs ?? 5000;
     checkRange("close option timeoutMs", timeoutMs, 0, 2 ** 31 - 1, false);
     const last = lastFrame(o, config.maxEventBytes);

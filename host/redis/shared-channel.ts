@@ -16,6 +16,7 @@ import type { SendOptions } from "../../bindings/index.js";
 import { sendOptions } from "../../bindings/send-options.js";
 import { Channel, feedOf, type ChannelFilter, type ChannelStats, type ChannelOptions, type LocalFeed, type Subscriber, type UnknownIdPolicy } from "../common/channel.js";
 import { checkRange } from "../common/check-range.js";
+import { own } from "../common/own.js";
 import { logError, report } from "../common/report.js";
 import type { Sse } from "../common/sse.js";
 import { BrokerError } from "./broker-error.js";
@@ -104,8 +105,9 @@ export class SharedChannel {
   private newestId: string | undefined;
 
   /** Connects (rejects with BrokerError if Redis refuses: a wrong password fails here) and starts reading. */
-  static async connect(options: SharedChannelOptions): Promise<SharedChannel> {
-    const r = options?.redis;
+  static async connect(given: SharedChannelOptions): Promise<SharedChannel> {
+    const options = own(given);
+    const r = options.redis === undefined ? undefined : own(options.redis);
     if (typeof r?.url !== "string") throw new TypeError("SharedChannel option redis.url must be a redis:// or rediss:// URL");
     if (typeof r.stream !== "string" || r.stream === "") throw new TypeError("SharedChannel option redis.stream must be a non-empty string");
     const prefix = r.prefix ?? "wasm-sse:";
@@ -213,7 +215,7 @@ export class SharedChannel {
    */
   subscribe(handle: Sse, options: { filter?: ChannelFilter } = {}): () => void {
     const stream = this.feed.subscriber(handle);
-    const filter = options.filter;
+    const filter = own(options).filter;
     const last = stream.lastEventId;
     if (this.missedNothing(last)) {
       // Not the local channel's catch-up: its history may have begun after the newest event read here.

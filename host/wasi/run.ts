@@ -4,6 +4,7 @@
 // the host grants nothing else: no preopened directories, no environment, no sockets.
 import { readFile } from "node:fs/promises";
 import { WASI } from "node:wasi";
+import { own } from "../common/own.js";
 
 export interface SseWasiOptions {
   /** The command's flags: --event NAME, --json, --id-start N, --retry MS. */
@@ -30,7 +31,8 @@ export function sseWasiModule(): Promise<WebAssembly.Module> {
  * synchronously, so this blocks the event loop until stdin ends: give it a worker or a
  * child process when the host has other work to do.
  */
-export async function runSseWasi(options: SseWasiOptions = {}): Promise<number> {
+export async function runSseWasi(given: SseWasiOptions = {}): Promise<number> {
+  const options = own(given);
   const wasi = new WASI({
     version: "preview1",
     args: ["sse-wasi", ...(options.args ?? [])],

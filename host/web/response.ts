@@ -36,6 +36,7 @@ import { resolveCors, type CorsOption } from "../common/cors.js";
 import { EnginePool, type Slot } from "../common/engine-pool.js";
 import { lastEventIdOf } from "../common/last-event-id.js";
 import { refusal, STREAM_HEADERS } from "../common/negotiate.js";
+import { own } from "../common/own.js";
 import { logError, report } from "../common/report.js";
 import { STALL_TIMEOUT_MS, stallWatch, type Progress } from "../common/slow-clients.js";
 import { handleOf, type Sse } from "../common/sse.js";
@@ -66,6 +67,7 @@ export interface SseResponseOptions {
 }
 
 export function sseResponse(request: Request, handler: (sse: WebSse) => unknown, options: SseResponseOptions = {}): Response {
+  options = own(options);
   const cors = resolveCors(options.cors, "sseResponse option cors");
   if (cors === undefined) return respond(request, handler, options);
   const header = (name: string) => request.headers.get(name) ?? undefined;
