@@ -9,6 +9,7 @@ import { Channel, withSse, type Sse } from "../host/index.js";
 import { sseResponse } from "../host/web/index.js";
 import { until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
+import { polluted } from "./helpers/pollution.js";
 import { rawGet } from "./helpers/raw.js";
 
 let running: Running | undefined;
@@ -18,16 +19,6 @@ afterEach(async () => {
 });
 
 const EVIL = "https://evil.example";
-
-/** Runs `body` while Object.prototype has these enumerable keys. */
-async function polluted<T>(keys: Record<string, unknown>, body: () => T | Promise<T>): Promise<T> {
-  for (const [k, value] of Object.entries(keys)) Object.defineProperty(Object.prototype, k, { value, enumerable: true, configurable: true, writable: true });
-  try {
-    return await body();
-  } finally {
-    for (const k of Object.keys(keys)) delete (Object.prototype as Record<string, unknown>)[k];
-  }
-}
 
 describe("options are read from the caller's own properties", () => {
   it("sseResponse: an inherited cors grants no origin, with or without credentials", async () => {

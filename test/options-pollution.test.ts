@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Channel, withSse, type Sse } from "../host/index.js";
 import { until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
+import { polluted } from "./helpers/pollution.js";
 import { rawGet } from "./helpers/raw.js";
 import { engine, text } from "./support/wasm.js";
 
@@ -18,21 +19,11 @@ afterEach(async () => {
 
 const POLLUTION = { event: "pwned", id: "pwned", retry: 1, record: true };
 
-/** Runs `body` while Object.prototype carries every send option (enumerable, as a merge of parsed JSON leaves it). */
-async function polluted<T>(body: () => T | Promise<T>): Promise<T> {
-  for (const [k, value] of Object.entries(POLLUTION)) Object.defineProperty(Object.prototype, k, { value, enumerable: true, configurable: true, writable: true });
-  try {
-    return await body();
-  } finally {
-    for (const k of Object.keys(POLLUTION)) delete (Object.prototype as Record<string, unknown>)[k];
-  }
-}
-
 describe("send options come from the object's own properties", () => {
   it("Engine: inherited options are not read; own ones are", async () => {
     const e = await engine();
     const c = e.open();
-    await polluted(() => {
+    await polluted(POLLUTION, () => {
       e.send(c, "x", {});
       expect(text(e.drain(c))).toBe("data: x\n\n");
       e.send(c, "y", { event: "own" });
@@ -55,7 +46,7 @@ describe("send options come from the object's own properties", () => {
       }
     }, { keepAliveMs: 0 }));
     const client = await rawGet(running.port, "/");
-    await polluted(() => finished);
+    await polluted(POLLUTION, () => finished);
     await client.closed;
     expect(client.chunks().join("")).toBe('data: plain\n\nid: 7\ndata: {"n":1}\n\n');
   });
@@ -70,7 +61,7 @@ describe("send options come from the object's own properties", () => {
     }, { keepAliveMs: 0 }));
     const client = await rawGet(running.port, "/");
     await until(() => plain.size === 1 && recorded.size === 1, 2000, "a subscriber");
-    await polluted(() => {
+    await polluted(POLLUTION, () => {
       expect(plain.send("a", {})).toBe(1);
       expect(recorded.send("b", {})).toBe(1);
       expect(recorded.send("c", { record: false })).toBe(1);
