@@ -1,11 +1,14 @@
-// Options bags (withSse, sseResponse, Channel, subscribe, close) are read from the caller's own
+// Options bags (withSse, fastifySse, sseResponse, Channel, subscribe, close) are read from the caller's own
 // enumerable properties only. A key someone put on Object.prototype (prototype pollution, as a
 // merge of parsed JSON leaves it) must not change a stream's behaviour: a `cors` granting every
 // origin (or one with credentials) would let any site read a user's streams; a `filter` would
 // make every broadcast throw; a `history`, `retry` or last event would change the wire.
 import type { IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import Fastify from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { Channel, withSse, type Sse } from "../host/index.js";
+import { fastifySse } from "../host/node/fastify.js";
 import { sseResponse } from "../host/web/index.js";
 import { until } from "./helpers/events.js";
 import { serve, type Running } from "./helpers/listen.js";
@@ -70,5 +73,28 @@ describe("options are read from the caller's own properties", () => {
     await polluted({ data: "pwned", event: "pwned" }, () => listener.close({ timeoutMs: 1000 }));
     await client.closed;
     expect(client.chunks().join("")).toBe("");
+  });
+
+  it("fastifySse: an inherited onError is not called with the handler's error", async () => {
+    const inherited: unknown[] = [];
+    const route = await polluted({ onError: (error: unknown) => void inherited.push(error) }, () =>
+      fastifySse(async (_req, sse: Sse) => {
+        await sse.send("x");
+        throw new Error("handler failed");
+      }, { keepAliveMs: 0 }),
+    );
+    const app = Fastify();
+    app.get("/events", route);
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/events`, { headers: { accept: "text/event-stream" } });
+      expect(await response.text()).toBe("data: x\n\n");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(inherited).toEqual([]); // before: [Error("handler failed")]
+    } finally {
+      await route.close({ timeoutMs: 100 });
+      await app.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
 // go out with the stream, refusals and HEAD alike. Fastify itself is not imported.
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
+import { own } from "../common/own.js";
 import type { WithSseOptions } from "./options.js";
 import { withSse, type AnyResponse, type SseHandler, type SseListener } from "./with-sse.js";
 
@@ -21,6 +22,7 @@ export interface FastifyReplyLike {
 export type FastifySseRoute<R> = ((request: R, reply: FastifyReplyLike) => void) & Pick<SseListener<R>, "openConnections" | "close">;
 
 export function fastifySse<R extends FastifyRequestLike = FastifyRequestLike>(handler: SseHandler<R>, options: WithSseOptions<R> = {}): FastifySseRoute<R> {
+  options = own(options); // read as withSse reads them: an inherited onError is not wrapped into an own one
   const requests = new WeakMap<RawRequest, R>(); // raw → Fastify's request, for the handler and onError
   const onError = options.onError;
   const listener = withSse<RawRequest>((raw, sse) => handler(requests.get(raw)!, sse), {
