@@ -228,8 +228,11 @@ export function tick(nowMs: f64): i32 {
     if (r == 0) continue;
     out.begin(conn.freeStart(r), conn.freeEnd(r));
     frame.keepAlive();
-    if (out.fits()) conn.commit(r, out.needed(), false);
-    else conn.touch(r); // no room: the next keep-alive is due an interval from now all the same
+    if (!out.fits()) {
+      conn.touch(r); // no room: none is sent (its peer is not reading), the next is due an interval from now
+      continue;
+    }
+    conn.commit(r, out.needed(), false);
     store<i32>(memory.dueList + (<usize>due << 2), conn.handleOf(r));
     due++;
   }

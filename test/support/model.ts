@@ -698,8 +698,10 @@ export class Model {
       if (!c || !(c.deadline <= nowMs)) continue;
       // A keep-alive `:\n`, unless the space it holds (its own or the wide region) is full: a
       // peer that is not reading needs no more. A keep-alive never borrows the wide region.
-      if (c.len + 2 <= this.room(c)) c.append(KEEP_ALIVE, 2);
       c.deadline = nowMs + keepAliveMs;
+      // Only a connection that got it is listed.
+      if (c.len + 2 > this.room(c)) continue;
+      c.append(KEEP_ALIVE, 2);
       this.due.push(c.handle);
     }
     return this.due.length;

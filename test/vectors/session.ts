@@ -511,17 +511,18 @@ export class Session {
         // Due connections, in slot order (the low 16 bits of a handle are its slot).
         for (const c of this.conns.values()) if (c.deadline <= now) due.push(c);
         due.sort((a, b) => (a.handle & 0xffff) - (b.handle & 0xffff));
-        want = due.length;
+        // A connection whose space is full gets no keep-alive (its peer is not reading), and is not listed.
+        want = due.filter((c) => this.free(c) >= KEEP_ALIVE.length).length;
       }
     }
     this.call("tick", [now], want);
-    for (const c of due) {
-      // A connection whose space is full gets no keep-alive: its peer is not reading.
+    for (const c of [...due]) {
       if (this.free(c) >= KEEP_ALIVE.length) {
         this.commit(c, KEEP_ALIVE, false);
         c.meant.push({ kind: "comment", text: "" });
       } else {
         c.deadline = this.now + this.keepAlive;
+        due.splice(due.indexOf(c), 1);
       }
     }
     if (due.length) {
