@@ -220,3 +220,35 @@ describe("sse.signal at a normal end", () => {
     await until(() => listener.openConnections === 0, 2000, "every slot to be free");
   });
 });
+
+describe("after a normal end", () => {
+  it("a later sleep rejects at once, as a send does, so a detached loop ends; a sleep pending at the return still resolves", async () => {
+    let loopEnded: unknown;
+    let raced: Promise<void> | undefined;
+    let woke = false;
+    const listener = withSse(async (_req, sse: Sse) => {
+      await sse.send("hello");
+      // Work left running past the handler: sleeps, and sends whose rejections it catches.
+      void (async () => {
+        try {
+          for (;;) {
+            await sse.sleep(20);
+            await sse.send("tick").catch(() => {});
+          }
+        } catch (error) {
+          loopEnded = error;
+        }
+      })();
+      raced = sse.sleep(60).then(() => void (woke = true));
+      await Promise.race([raced, sse.sleep(1)]);
+    }, { keepAliveMs: 0 });
+    running = await serve(listener);
+    const { stream } = await readAll(running.url);
+    expect(stream.events().map((e) => e.data)).toEqual(["hello"]);
+    await until(() => loopEnded !== undefined, 1000, "the detached loop to end"); // before: it slept and sent forever
+    expect(loopEnded).toBeInstanceOf(CancelledError);
+    expect((loopEnded as Error).message).toBe("the stream is closed");
+    await raced;
+    expect(woke).toBe(true);
+  });
+});

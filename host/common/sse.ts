@@ -15,7 +15,7 @@ export interface Sse {
   send(data: unknown, options?: SendOptions | string): Promise<void>;
   /** A comment line: ignored by EventSource, keeps proxies from timing out. */
   comment(text: string): Promise<void>;
-  /** Waits ms; rejects with CancelledError at once if the client goes. */
+  /** Waits ms; rejects with CancelledError at once if the client goes, or if called after the stream ended. */
   sleep(ms: number): Promise<void>;
   /** Where a reconnecting client left off: the Last-Event-ID header, else the `lastEventId` query parameter. */
   readonly lastEventId: string | undefined;

@@ -239,8 +239,14 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     return Promise.reject(this.reason ?? new CancelledError("the stream is closed"));
   }
 
+  /**
+   * Waits ms. After the end, as send() does, it rejects at once: a detached loop of sleeps and
+   * sends (its sends' rejections caught) would otherwise run on after its stream for good. A
+   * sleep pending when the handler returns still resolves (a Promise.race's loser must not
+   * become an unhandled rejection); a cancellation rejects it.
+   */
   sleep(ms: number): Promise<void> {
-    if (this.reason !== undefined) return Promise.reject(this.reason);
+    if (this.state !== "open") return this.refused();
     return (this.sleeps ??= new Sleeps()).sleep(ms);
   }
 
