@@ -529,7 +529,6 @@ export abstract class SseStream implements Occupant, Slot, Stallable {
     return !this.isDone();
   }
 
-
   /** A trap fails the engine (this stream included): what to throw instead is the cancellation. */
   private trapped(error: unknown): unknown {
     if (!(error instanceof WebAssembly.RuntimeError)) return error;
